@@ -1,0 +1,171 @@
+# hanmeterd - read AMS/HAN smart meters on Linux.
+#
+#   make            build hanmeterd, hanmeter and libhanmeter.a (build/rel)
+#   make check      install missing Debian packages, build with ASan+UBSan
+#                   (build/san), run every test
+#   make demo       the daemon against the simulated meter, readings shown
+#   make bench      benchmarks (release build), figures and ratios
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       apt-get install what is missing (sudo when not root)
+#
+# VECTORS= points at the captured meter frames (default ../shared/vectors).
+
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+SBINDIR   ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR   ?= /lib/systemd/system
+UDEVDIR   ?= /lib/udev/rules.d
+DESTDIR   ?=
+VECTORS   ?= $(abspath ../shared/vectors)
+VERSION   := 0.1.0
+
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+
+# Debian packages the build, the tests and the demo need.
+DEB_PKGS := gcc libc6-dev make pkg-config clang-format python3 \
+            libserialport-dev libmosquitto-dev libsystemd-dev libinih-dev \
+            libcmocka-dev libcurl4-openssl-dev libssl-dev \
+            mosquitto mosquitto-clients socat procps
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+ifeq ($(SAN),1)
+O        := build/san
+OPTFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+O        := build/rel
+OPTFLAGS := -O2 -g
+endif
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DHM_VERSION='"$(VERSION)"'
+CFLAGS   ?=
+CFLAGS   += -std=c11 $(WARN) $(OPTFLAGS)
+LDFLAGS  += $(filter -fsanitize=%,$(OPTFLAGS))
+
+# pkg-config is asked only when building, so `make deps` works before the
+# libraries are there.
+pc = $(shell $(PKG_CONFIG) --$(1) $(2) 2>/dev/null)
+CORE_LIBS   = $(call pc,libs,libcrypto)
+DAEMON_PKGS := libserialport libmosquitto libsystemd inih libcurl libcrypto
+DAEMON_CFLAGS = $(call pc,cflags,$(DAEMON_PKGS))
+DAEMON_LIBS   = $(call pc,libs,$(DAEMON_PKGS)) -lm
+TEST_LIBS     = $(call pc,libs,cmocka)
+
+CORE_SRC   := $(wildcard src/core/*.c src/core/profiles/*.c)
+COMMON_SRC := $(wildcard src/common/*.c)
+DAEMON_SRC := $(filter-out src/daemon/main.c,$(wildcard src/daemon/*.c src/source/*.c src/sink/*.c))
+TOOL_SRC   := $(wildcard src/tool/*.c src/sim/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+BENCH_SRC  := $(wildcard bench/*.c)
+
+obj = $(patsubst %.c,$(O)/obj/%.o,$(1))
+CORE_OBJ   := $(call obj,$(CORE_SRC))
+COMMON_OBJ := $(call obj,$(COMMON_SRC))
+DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
+TOOL_OBJ   := $(call obj,$(TOOL_SRC))
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+BENCH_BIN  := $(patsubst bench/%.c,$(O)/bench/%,$(BENCH_SRC))
+
+LIBCORE    := $(O)/libhanmeter.a
+LIBCOMMON  := $(O)/libhmcommon.a
+LIBDAEMON  := $(O)/libhanmeterd.a
+
+.PHONY: all check check-build check-run deps demo bench install clean format check-format
+.DELETE_ON_ERROR:
+
+all: $(O)/hanmeterd $(O)/hanmeter $(LIBCORE)
+
+$(O)/obj/src/core/%.o: src/core/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Isrc -Isrc/daemon $(DAEMON_CFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBCORE): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBCOMMON): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBDAEMON): $(DAEMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(O)/hanmeterd: $(call obj,src/daemon/main.c) $(LIBDAEMON) $(LIBCOMMON) $(LIBCORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(CORE_LIBS)
+
+$(O)/hanmeter: $(TOOL_OBJ) $(LIBCOMMON) $(LIBCORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(CORE_LIBS)
+
+$(O)/tests/%: tests/unit/%.c $(LIBDAEMON) $(LIBCOMMON) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Isrc -Isrc/daemon -Itests/unit $(DAEMON_CFLAGS) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< \
+		$(LIBDAEMON) $(LIBCOMMON) $(LIBCORE) $(TEST_LIBS) $(DAEMON_LIBS) $(CORE_LIBS)
+
+$(O)/bench/%: bench/%.c $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
+
+# --- Debian packages ---------------------------------------------------------
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "deps: all $(words $(DEB_PKGS)) packages present"; fi
+
+# --- tests -------------------------------------------------------------------
+# check installs what is missing, then builds and runs in a second make so
+# that pkg-config sees the freshly installed libraries.
+check: deps
+	$(MAKE) --no-print-directory SAN=1 check-run
+
+check-build: all $(UNIT_BIN)
+
+check-run: check-build
+	HM_BUILD=$(abspath $(O)) VECTORS=$(VECTORS) HM_SRCDIR=$(CURDIR) tests/run $(UNIT_BIN)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+# --- demo and bench ----------------------------------------------------------
+demo: deps
+	$(MAKE) --no-print-directory all
+	HM_BUILD=$(abspath $(O)) tests/demo
+
+bench: deps
+	$(MAKE) --no-print-directory bench-run
+
+bench-run: all $(BENCH_BIN)
+	HM_BUILD=$(abspath $(O)) VECTORS=$(VECTORS) bench/run $(BENCH_BIN)
+
+# --- install -----------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVDIR)
+	install -m 755 $(O)/hanmeterd $(DESTDIR)$(SBINDIR)/hanmeterd
+	install -m 755 $(O)/hanmeter $(DESTDIR)$(BINDIR)/hanmeter
+	install -m 644 man/hanmeter.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/hanmeterd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/hanmeterd.8 $(DESTDIR)$(MANDIR)/man8/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/hanmeterd.conf ] || install -m 640 etc/hanmeterd.conf $(DESTDIR)$(SYSCONFDIR)/hanmeterd.conf
+	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/hanmeterd.service.in > $(DESTDIR)$(UNITDIR)/hanmeterd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/hanmeterd.service
+	install -m 644 udev/60-hanmeter.rules $(DESTDIR)$(UDEVDIR)/
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

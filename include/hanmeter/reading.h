@@ -1,0 +1,156 @@
+/*
+ * reading.h - the one canonical reading every meter, list and protocol ends as.
+ *
+ * Sinks only ever see struct hm_reading.  Numeric fields are exact decimals
+ * (mantissa * 10^exponent), never binary floating point, so 94064.59 kWh is
+ * printed as 94064.59 and not 94064.589999.  Field names end in their unit,
+ * as in ../shared/vectors/README.md.  OBIS codes the core has no name for are
+ * kept in extra[], not dropped.
+ */
+#ifndef HANMETER_READING_H
+#define HANMETER_READING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hanmeter/limits.h"
+
+/*
+ * Numeric fields.  X(ID, name, unit, obis C, D, E, device_class, state_class)
+ * OBIS is A-B:C.D.E.F with A=1 (electricity); C.D.E identify the quantity.
+ * device_class/state_class are Home Assistant's (NULL: none).
+ */
+#define HM_NUM_FIELDS(X)                                                                                   \
+	X(ACTIVE_POWER_IMPORT_W, "active_power_import_w", "W", 1, 7, 0, "power", "measurement")              \
+	X(ACTIVE_POWER_EXPORT_W, "active_power_export_w", "W", 2, 7, 0, "power", "measurement")              \
+	X(REACTIVE_POWER_IMPORT_VAR, "reactive_power_import_var", "var", 3, 7, 0, "reactive_power", "measurement") \
+	X(REACTIVE_POWER_EXPORT_VAR, "reactive_power_export_var", "var", 4, 7, 0, "reactive_power", "measurement") \
+	X(CURRENT_L1_A, "current_l1_a", "A", 31, 7, 0, "current", "measurement")                              \
+	X(CURRENT_L2_A, "current_l2_a", "A", 51, 7, 0, "current", "measurement")                              \
+	X(CURRENT_L3_A, "current_l3_a", "A", 71, 7, 0, "current", "measurement")                              \
+	X(VOLTAGE_L1_V, "voltage_l1_v", "V", 32, 7, 0, "voltage", "measurement")                              \
+	X(VOLTAGE_L2_V, "voltage_l2_v", "V", 52, 7, 0, "voltage", "measurement")                              \
+	X(VOLTAGE_L3_V, "voltage_l3_v", "V", 72, 7, 0, "voltage", "measurement")                              \
+	X(ACTIVE_ENERGY_IMPORT_KWH, "active_energy_import_kwh", "kWh", 1, 8, 0, "energy", "total_increasing") \
+	X(ACTIVE_ENERGY_EXPORT_KWH, "active_energy_export_kwh", "kWh", 2, 8, 0, "energy", "total_increasing") \
+	X(REACTIVE_ENERGY_IMPORT_KVARH, "reactive_energy_import_kvarh", "kvarh", 3, 8, 0, NULL, "total_increasing") \
+	X(REACTIVE_ENERGY_EXPORT_KVARH, "reactive_energy_export_kvarh", "kvarh", 4, 8, 0, NULL, "total_increasing") \
+	X(ACTIVE_ENERGY_IMPORT_T1_KWH, "active_energy_import_t1_kwh", "kWh", 1, 8, 1, "energy", "total_increasing") \
+	X(ACTIVE_ENERGY_IMPORT_T2_KWH, "active_energy_import_t2_kwh", "kWh", 1, 8, 2, "energy", "total_increasing") \
+	X(ACTIVE_ENERGY_EXPORT_T1_KWH, "active_energy_export_t1_kwh", "kWh", 2, 8, 1, "energy", "total_increasing") \
+	X(ACTIVE_ENERGY_EXPORT_T2_KWH, "active_energy_export_t2_kwh", "kWh", 2, 8, 2, "energy", "total_increasing") \
+	X(ACTIVE_POWER_IMPORT_L1_W, "active_power_import_l1_w", "W", 21, 7, 0, "power", "measurement")       \
+	X(ACTIVE_POWER_EXPORT_L1_W, "active_power_export_l1_w", "W", 22, 7, 0, "power", "measurement")       \
+	X(REACTIVE_POWER_IMPORT_L1_VAR, "reactive_power_import_l1_var", "var", 23, 7, 0, "reactive_power", "measurement") \
+	X(REACTIVE_POWER_EXPORT_L1_VAR, "reactive_power_export_l1_var", "var", 24, 7, 0, "reactive_power", "measurement") \
+	X(ACTIVE_POWER_IMPORT_L2_W, "active_power_import_l2_w", "W", 41, 7, 0, "power", "measurement")       \
+	X(ACTIVE_POWER_EXPORT_L2_W, "active_power_export_l2_w", "W", 42, 7, 0, "power", "measurement")       \
+	X(REACTIVE_POWER_IMPORT_L2_VAR, "reactive_power_import_l2_var", "var", 43, 7, 0, "reactive_power", "measurement") \
+	X(REACTIVE_POWER_EXPORT_L2_VAR, "reactive_power_export_l2_var", "var", 44, 7, 0, "reactive_power", "measurement") \
+	X(ACTIVE_POWER_IMPORT_L3_W, "active_power_import_l3_w", "W", 61, 7, 0, "power", "measurement")       \
+	X(ACTIVE_POWER_EXPORT_L3_W, "active_power_export_l3_w", "W", 62, 7, 0, "power", "measurement")       \
+	X(REACTIVE_POWER_IMPORT_L3_VAR, "reactive_power_import_l3_var", "var", 63, 7, 0, "reactive_power", "measurement") \
+	X(REACTIVE_POWER_EXPORT_L3_VAR, "reactive_power_export_l3_var", "var", 64, 7, 0, "reactive_power", "measurement") \
+	X(ACTIVE_ENERGY_IMPORT_L1_KWH, "active_energy_import_l1_kwh", "kWh", 21, 8, 0, "energy", "total_increasing") \
+	X(ACTIVE_ENERGY_EXPORT_L1_KWH, "active_energy_export_l1_kwh", "kWh", 22, 8, 0, "energy", "total_increasing") \
+	X(ACTIVE_ENERGY_IMPORT_L2_KWH, "active_energy_import_l2_kwh", "kWh", 41, 8, 0, "energy", "total_increasing") \
+	X(ACTIVE_ENERGY_EXPORT_L2_KWH, "active_energy_export_l2_kwh", "kWh", 42, 8, 0, "energy", "total_increasing") \
+	X(ACTIVE_ENERGY_IMPORT_L3_KWH, "active_energy_import_l3_kwh", "kWh", 61, 8, 0, "energy", "total_increasing") \
+	X(ACTIVE_ENERGY_EXPORT_L3_KWH, "active_energy_export_l3_kwh", "kWh", 62, 8, 0, "energy", "total_increasing") \
+	X(POWER_FACTOR, "power_factor", "", 13, 7, 0, "power_factor", "measurement")                        \
+	X(POWER_FACTOR_L1, "power_factor_l1", "", 33, 7, 0, "power_factor", "measurement")                  \
+	X(POWER_FACTOR_L2, "power_factor_l2", "", 53, 7, 0, "power_factor", "measurement")                  \
+	X(POWER_FACTOR_L3, "power_factor_l3", "", 73, 7, 0, "power_factor", "measurement")
+
+/* Text fields: identity strings and clocks, stored formatted.  X(ID, name) */
+#define HM_TEXT_FIELDS(X)                                                      \
+	X(LIST_VERSION, "list_version")       /* x.x.0.2.129.255 */             \
+	X(METER_ID, "meter_id")               /* 0.0.96.1.0.255 (GS1) */        \
+	X(METER_MODEL, "meter_model")         /* 0.0.96.1.7.255 */              \
+	X(METER_SERIAL, "meter_serial")       /* Kamstrup DK 1.1.0.0.1 */       \
+	X(METER_ID_2, "meter_id_2")           /* 0.0.96.1.1 */                  \
+	X(METER_NUMBER, "meter_number")       /* positional ids */              \
+	X(LOGICAL_DEVICE_NAME, "logical_device_name") /* 0.0.42.0.0 */          \
+	X(METER_TIME, "meter_time")           /* 0.0.1.0.0.255, YYYY-MM-DDThh:mm:ss[+hh:mm] */ \
+	X(APDU_TIME, "apdu_time")             /* data-notification header date-time */ \
+	X(TARIFF, "tariff")                   /* P1 0-0:96.14.0 */              \
+	X(P1_HEADER, "p1_header")             /* P1 identification line */      \
+	X(P1_VERSION, "p1_version")           /* P1 1-3:0.2.8 */                \
+	X(METER_TIME_DST_FLAG, "meter_time_dst_flag") /* P1 clock suffix S/W */
+
+enum hm_num_field {
+#define HM_NF_ENUM(id, ...) HM_NUM_##id,
+	HM_NUM_FIELDS(HM_NF_ENUM)
+#undef HM_NF_ENUM
+	HM_NUM_COUNT
+};
+
+enum hm_text_field {
+#define HM_TF_ENUM(id, ...) HM_TEXT_##id,
+	HM_TEXT_FIELDS(HM_TF_ENUM)
+#undef HM_TF_ENUM
+	HM_TEXT_COUNT
+};
+
+/* Metadata of a numeric field (the table behind HM_NUM_FIELDS). */
+struct hm_num_info {
+	const char *name;         /* "active_power_import_w" */
+	const char *unit;         /* "W", "kWh", "" (dimensionless) */
+	uint8_t obis_c, obis_d, obis_e; /* OBIS C.D.E */
+	const char *device_class; /* Home Assistant device_class, or NULL */
+	const char *state_class;  /* Home Assistant state_class, or NULL */
+};
+
+extern const struct hm_num_info hm_num_info[HM_NUM_COUNT];
+extern const char *const hm_text_name[HM_TEXT_COUNT];
+
+/* An exact decimal: value = m * 10^e. */
+struct hm_num {
+	int64_t m; /* mantissa */
+	int16_t e; /* base-10 exponent */
+};
+
+/* An OBIS-coded value no field names: kept, with its own scaler and unit. */
+struct hm_extra {
+	uint8_t obis[6];        /* A.B.C.D.E.F */
+	bool is_text;           /* text holds the value instead of num */
+	struct hm_num num;      /* value after the scaler */
+	uint8_t unit;           /* DLMS unit code (IEC 62056-62), 0 if none */
+	char text[HM_TEXT_MAX]; /* printable rendering of a string value */
+};
+
+struct hm_reading {
+	uint64_t num_set[(HM_NUM_COUNT + 63) / 64]; /* bit per enum hm_num_field */
+	struct hm_num num[HM_NUM_COUNT];            /* valid where the bit is set */
+	uint32_t text_set;                          /* bit per enum hm_text_field */
+	char text[HM_TEXT_COUNT][HM_TEXT_MAX];      /* NUL-terminated, valid where set */
+	const char *profile;                        /* "aidon", "kaifa", "kamstrup", ... (static) */
+	unsigned items;                             /* values in the list the meter sent */
+	unsigned n_extra;                           /* entries used in extra[] */
+	struct hm_extra extra[HM_EXTRA_MAX];        /* OBIS codes without a name */
+};
+
+void hm_reading_clear(struct hm_reading *r);
+
+void hm_reading_set_num(struct hm_reading *r, enum hm_num_field f, int64_t m, int e);
+bool hm_reading_has_num(const struct hm_reading *r, enum hm_num_field f);
+/* Sets a text field from bytes (non-printable bytes are escaped as \xNN). */
+void hm_reading_set_text(struct hm_reading *r, enum hm_text_field f, const char *s, size_t len);
+bool hm_reading_has_text(const struct hm_reading *r, enum hm_text_field f);
+/* Appends an extra; returns false (and drops nothing silently: the caller counts it) when full. */
+bool hm_reading_add_extra(struct hm_reading *r, const struct hm_extra *x);
+
+/* The field for OBIS C.D.E (A=1, B any), or -1. */
+int hm_num_field_by_obis(uint8_t c, uint8_t d, uint8_t e);
+/* The field named name ("voltage_l1_v"), or -1. */
+int hm_num_field_by_name(const char *name);
+int hm_text_field_by_name(const char *name);
+
+/* Plain decimal, no exponent, trailing zeros dropped ("94064.59", "-1", "0").
+ * Returns the length written (excluding NUL), or -1 if cap is too small. */
+int hm_num_format(struct hm_num v, char *buf, size_t cap);
+/* The value as a double (for arithmetic in sinks, never for printing). */
+double hm_num_to_double(struct hm_num v);
+
+#endif
