@@ -57,7 +57,8 @@ TEST_LIBS     = $(call pc,libs,cmocka)
 CORE_SRC   := $(wildcard src/core/*.c src/core/profiles/*.c)
 COMMON_SRC := $(wildcard src/common/*.c)
 DAEMON_SRC := $(filter-out src/daemon/main.c,$(wildcard src/daemon/*.c src/source/*.c src/sink/*.c))
-TOOL_SRC   := $(wildcard src/tool/*.c src/sim/*.c)
+TOOL_SRC   := $(wildcard src/tool/*.c)
+SIM_SRC    := $(wildcard src/sim/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 
@@ -66,6 +67,7 @@ CORE_OBJ   := $(call obj,$(CORE_SRC))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 TOOL_OBJ   := $(call obj,$(TOOL_SRC))
+SIM_OBJ    := $(call obj,$(SIM_SRC))
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 BENCH_BIN  := $(patsubst bench/%.c,$(O)/bench/%,$(BENCH_SRC))
 
@@ -76,7 +78,7 @@ LIBDAEMON  := $(O)/libhanmeterd.a
 .PHONY: all check check-build check-run deps demo bench install clean format check-format
 .DELETE_ON_ERROR:
 
-all: $(O)/hanmeterd $(O)/hanmeter $(LIBCORE)
+all: $(O)/hanmeterd $(O)/hanmeter $(if $(SIM_SRC),$(O)/hanmeter-sim) $(LIBCORE)
 
 $(O)/obj/src/core/%.o: src/core/%.c
 	@mkdir -p $(dir $@)
@@ -100,6 +102,9 @@ $(O)/hanmeterd: $(call obj,src/daemon/main.c) $(LIBDAEMON) $(LIBCOMMON) $(LIBCOR
 	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(CORE_LIBS)
 
 $(O)/hanmeter: $(TOOL_OBJ) $(LIBCOMMON) $(LIBCORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(CORE_LIBS)
+
+$(O)/hanmeter-sim: $(SIM_OBJ) $(LIBCOMMON) $(LIBCORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS) $(CORE_LIBS)
 
 $(O)/tests/%: tests/unit/%.c $(LIBDAEMON) $(LIBCOMMON) $(LIBCORE)
@@ -156,7 +161,7 @@ install: all
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR) \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVDIR)
 	install -m 755 $(O)/hanmeterd $(DESTDIR)$(SBINDIR)/hanmeterd
-	install -m 755 $(O)/hanmeter $(DESTDIR)$(BINDIR)/hanmeter
+	install -m 755 $(O)/hanmeter $(O)/hanmeter-sim $(DESTDIR)$(BINDIR)/
 	install -m 644 man/hanmeter.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/hanmeterd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 man/hanmeterd.8 $(DESTDIR)$(MANDIR)/man8/
