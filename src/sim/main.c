@@ -468,7 +468,7 @@ static int emit(struct stream *s, unsigned idx)
 	uint8_t info[INFO_MAX], wire[WIRE_MAX];
 	char json[2048];
 	int list;
-	int n = sim_meter_emit(&s->m, info, sizeof info, json, sizeof json, &list);
+	int n = sim_meter_emit(&s->m, info, sizeof info, expect_file ? json : NULL, sizeof json, &list);
 	if (n < 0) {
 		fprintf(stderr, "hanmeter-sim: list does not fit the buffers (bug)\n");
 		exit(1);
