@@ -109,12 +109,18 @@ int hm_format_dz_p1(const struct hm_reading *r, char *buf, size_t cap)
 
 int hm_format_dz_power(const struct hm_reading *r, char *buf, size_t cap)
 {
-	if (!hm_reading_has_num(r, HM_NUM_ACTIVE_ENERGY_IMPORT_KWH))
+	int64_t wh;
+	if (hm_reading_has_num(r, HM_NUM_ACTIVE_ENERGY_IMPORT_KWH))
+		wh = get(r, HM_NUM_ACTIVE_ENERGY_IMPORT_KWH, 3);
+	else if (hm_reading_has_num(r, HM_NUM_ACTIVE_ENERGY_IMPORT_T1_KWH) ||
+	         hm_reading_has_num(r, HM_NUM_ACTIVE_ENERGY_IMPORT_T2_KWH))
+		/* P1 meters: no total register, the total is the tariffs' sum */
+		wh = get(r, HM_NUM_ACTIVE_ENERGY_IMPORT_T1_KWH, 3) + get(r, HM_NUM_ACTIVE_ENERGY_IMPORT_T2_KWH, 3);
+	else
 		return -ENODATA;
 	struct hm_strbuf b;
 	hm_strbuf_init(&b, buf, cap);
-	hm_strbuf_printf(&b, "%" PRId64 ";%" PRId64, get(r, HM_NUM_ACTIVE_POWER_IMPORT_W, 0),
-	                 get(r, HM_NUM_ACTIVE_ENERGY_IMPORT_KWH, 3));
+	hm_strbuf_printf(&b, "%" PRId64 ";%" PRId64, get(r, HM_NUM_ACTIVE_POWER_IMPORT_W, 0), wh);
 	return done(&b);
 }
 
