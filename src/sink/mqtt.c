@@ -69,8 +69,7 @@ struct mq {
 	sd_event_source *misc;    /* loop_misc timer */
 	sd_event_source *retry;   /* reconnect timer (armed while waiting) */
 	sd_event_source *resolve; /* getaddrinfo_a() poll timer */
-	struct gaicb gai;
-	struct addrinfo hints;
+	struct lookup *lookup;    /* the name lookup in progress, or NULL */
 	uint64_t resolve_deadline;
 	bool connected; /* CONNACK received, not yet disconnected */
 	bool stopping;
@@ -85,6 +84,27 @@ struct mq {
 	/* counters (debug log at stop) */
 	uint64_t published, publish_errors, connects, raw_dropped;
 };
+
+/* A getaddrinfo_a() request.  Allocated apart from struct mq because glibc
+ * keeps writing to it until the lookup ends: one that cannot be cancelled
+ * is left to glibc (a few hundred bytes, once per stop mid-lookup). */
+struct lookup {
+	struct gaicb gai;
+	struct addrinfo hints;
+	char name[HM_CONF_STR];
+};
+
+/* Drops a lookup: freed if glibc is done with it, else left to glibc. */
+static void lookup_drop(struct lookup *l)
+{
+	if (!l)
+		return;
+	if (gai_error(&l->gai) == EAI_INPROGRESS && gai_cancel(&l->gai) == EAI_NOTCANCELED)
+		return;
+	if (l->gai.ar_result)
+		freeaddrinfo(l->gai.ar_result);
+	free(l);
+}
 
 /* The running instance, for hm_mqtt_publish(). */
 static struct mq *running;
@@ -312,17 +332,18 @@ static void connect_to(struct mq *s, const char *host)
 static int on_resolve(sd_event_source *es, uint64_t usec, void *userdata)
 {
 	struct mq *s = userdata;
-	int rc = gai_error(&s->gai);
-	if (rc == EAI_INPROGRESS) {
-		if (usec < s->resolve_deadline) {
-			sd_event_source_set_time_relative(es, RESOLVE_POLL_US);
-			return 0;
-		}
-		gai_cancel(&s->gai);
-		rc = EAI_AGAIN;
+	struct lookup *l = s->lookup;
+	int rc = l ? gai_error(&l->gai) : EAI_SYSTEM;
+	if (rc == EAI_INPROGRESS && usec < s->resolve_deadline) {
+		sd_event_source_set_time_relative(es, RESOLVE_POLL_US);
+		return 0;
 	}
 	sd_event_source_set_enabled(es, SD_EVENT_OFF);
+	s->lookup = NULL;
+	if (rc == EAI_INPROGRESS)
+		rc = EAI_AGAIN;
 	if (rc != 0) {
+		lookup_drop(l);
 		unsigned sup;
 		if (hm_ratelimit_ok(&s->rl_conn, &sup))
 			hm_log(LOG_WARNING, "mqtt: cannot resolve %s: %s", s->c->host, gai_strerror(rc));
@@ -330,10 +351,9 @@ static int on_resolve(sd_event_source *es, uint64_t usec, void *userdata)
 		return 0;
 	}
 	char addr[NI_MAXHOST];
-	rc = getnameinfo(s->gai.ar_result->ai_addr, s->gai.ar_result->ai_addrlen, addr, sizeof addr, NULL, 0,
+	rc = getnameinfo(l->gai.ar_result->ai_addr, l->gai.ar_result->ai_addrlen, addr, sizeof addr, NULL, 0,
 	                 NI_NUMERICHOST);
-	freeaddrinfo(s->gai.ar_result);
-	s->gai.ar_result = NULL;
+	lookup_drop(l);
 	if (rc != 0) {
 		schedule_retry(s);
 		return 0;
@@ -355,19 +375,25 @@ static void begin_connect(struct mq *s)
 		connect_to(s, s->c->host);
 		return;
 	}
-	struct gaicb *list[1] = {&s->gai};
-	memset(&s->gai, 0, sizeof s->gai);
-	memset(&s->hints, 0, sizeof s->hints);
-	s->hints.ai_family = AF_UNSPEC;
-	s->hints.ai_socktype = SOCK_STREAM;
-	s->gai.ar_name = s->c->host;
-	s->gai.ar_request = &s->hints;
+	struct lookup *l = calloc(1, sizeof *l);
+	if (!l) {
+		schedule_retry(s);
+		return;
+	}
+	struct gaicb *list[1] = {&l->gai};
+	snprintf(l->name, sizeof l->name, "%s", s->c->host);
+	l->hints.ai_family = AF_UNSPEC;
+	l->hints.ai_socktype = SOCK_STREAM;
+	l->gai.ar_name = l->name;
+	l->gai.ar_request = &l->hints;
 	int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
 	if (rc != 0) {
+		free(l);
 		hm_log(LOG_WARNING, "mqtt: cannot resolve %s: %s", s->c->host, gai_strerror(rc));
 		schedule_retry(s);
 		return;
 	}
+	s->lookup = l;
 	s->resolve_deadline = now_us(s) + RESOLVE_TIMEOUT_US;
 	if (!s->resolve) {
 		if (sd_event_add_time_relative(s->d->event, &s->resolve, CLOCK_MONOTONIC, RESOLVE_POLL_US, 0,
@@ -511,8 +537,8 @@ static void mq_free(struct mq *s)
 	drop_io(s);
 	s->misc = sd_event_source_disable_unref(s->misc);
 	s->retry = sd_event_source_disable_unref(s->retry);
-	if (s->resolve && gai_error(&s->gai) == EAI_INPROGRESS)
-		gai_cancel(&s->gai);
+	lookup_drop(s->lookup);
+	s->lookup = NULL;
 	s->resolve = sd_event_source_disable_unref(s->resolve);
 	if (s->mosq)
 		mosquitto_destroy(s->mosq);
