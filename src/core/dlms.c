@@ -17,9 +17,9 @@
  * LSAP E7, quality 00. */
 static const uint8_t llc[3] = {0xE6, 0xE7, 0x00};
 
-#define DT_LEN 12             /* COSEM date-time octets */
+#define DT_LEN          12     /* COSEM date-time octets */
 #define DEV_UNSPECIFIED 0x8000 /* deviation "not specified" */
-#define DEV_MAX 720            /* |deviation| in minutes: the Blue Book allows -720..720 */
+#define DEV_MAX         720    /* |deviation| in minutes: the Blue Book allows -720..720 */
 
 enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
 {
@@ -46,9 +46,7 @@ enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
 	if (pos >= len)
 		return HM_ERR_TRUNCATED;
 	switch (p[pos]) {
-	case 0x00: /* absent */
-		pos++;
-		break;
+	case 0x00: /* absent */ pos++; break;
 	case HM_AXDR_OCTET_STRING: /* 09 0C <12> */
 		pos++;
 		if (pos >= len)
@@ -64,8 +62,7 @@ enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
 		a->has_time = true;
 		pos += DT_LEN;
 		break;
-	default:
-		return HM_ERR_MALFORMED_APDU;
+	default: return HM_ERR_MALFORMED_APDU;
 	}
 
 	if (pos >= len)
@@ -100,7 +97,7 @@ int hm_dlms_datetime_format(const uint8_t dt[12], char *buf, size_t cap)
 		int off = -dev; /* deviation is local time -> UTC; the suffix is UTC -> local */
 		unsigned aoff = (unsigned)(off < 0 ? -off : off);
 		n = snprintf(buf, cap, "%04u-%02u-%02uT%02u:%02u:%02u%c%02u:%02u", year, month, day, hour, min, sec,
-			     off < 0 ? '-' : '+', aoff / 60, aoff % 60);
+		             off < 0 ? '-' : '+', aoff / 60, aoff % 60);
 	}
 	if (n < 0 || (size_t)n >= cap)
 		return -1;

@@ -50,11 +50,11 @@ int hm_json_string(const char *s, size_t len, char *buf, size_t cap)
 	const unsigned char *u = (const unsigned char *)s;
 	size_t o = 0;
 
-#define PUT(ch)                                                                                                  \
-	do {                                                                                                     \
-		if (o + 1 >= cap)                                                                                \
-			return -1;                                                                               \
-		buf[o++] = (ch);                                                                                 \
+#define PUT(ch)                    \
+	do {                       \
+		if (o + 1 >= cap)  \
+			return -1; \
+		buf[o++] = (ch);   \
 	} while (0)
 
 	PUT('"');
@@ -155,7 +155,7 @@ int hm_json_members(const struct hm_reading *r, char *buf, size_t cap)
 		const struct hm_extra *x = &r->extra[i];
 		char name[32];
 		snprintf(name, sizeof name, "obis_%u_%u_%u_%u_%u_%u", x->obis[0], x->obis[1], x->obis[2], x->obis[3],
-			 x->obis[4], x->obis[5]);
+		         x->obis[4], x->obis[5]);
 		if (sep(buf, cap, &o) < 0 || key(buf, cap, &o, name) < 0)
 			return -1;
 		if (x->is_text ? put_str(buf, cap, &o, x->text) : put_num(buf, cap, &o, x->num))

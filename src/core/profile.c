@@ -13,11 +13,7 @@
 /* Most specific first: a profile must answer HM_ERR_NOT_MINE for the
  * others' lists.  obis (generic) claims anything OBIS-coded, so it is last. */
 const struct hm_profile *const hm_profiles[] = {
-	&hm_profile_aidon,
-	&hm_profile_kaifa,
-	&hm_profile_kamstrup,
-	&hm_profile_obis,
-	NULL,
+    &hm_profile_aidon, &hm_profile_kaifa, &hm_profile_kamstrup, &hm_profile_obis, NULL,
 };
 
 const struct hm_profile *hm_profile_find(const char *name)
@@ -35,15 +31,15 @@ static const struct {
 	uint8_t a, b, c, d, e;
 	enum hm_text_field f;
 } text_obis[] = {
-	{ANY, ANY, 0, 2, 129, HM_TEXT_LIST_VERSION},     /* x.x.0.2.129: OBIS list version */
-	{0, ANY, 96, 1, 0, HM_TEXT_METER_ID},            /* 0.0.96.1.0: GS1 meter id */
-	{0, ANY, 96, 1, 7, HM_TEXT_METER_MODEL},         /* 0.0.96.1.7: meter type */
-	{0, ANY, 96, 1, 1, HM_TEXT_METER_ID_2},          /* 0.0.96.1.1: second identifier */
-	{0, ANY, 42, 0, 0, HM_TEXT_LOGICAL_DEVICE_NAME}, /* 0.0.42.0.0: COSEM logical device name */
-	{0, ANY, 1, 0, 0, HM_TEXT_METER_TIME},           /* 0.x.1.0.0: clock (Kamstrup B=1) */
-	{1, ANY, 0, 0, 5, HM_TEXT_METER_ID},             /* Kamstrup 1.1.0.0.5: GS1 meter id */
-	{1, ANY, 96, 1, 1, HM_TEXT_METER_MODEL},         /* Kamstrup 1.1.96.1.1: type number */
-	{1, ANY, 0, 0, 1, HM_TEXT_METER_SERIAL},         /* Kamstrup DK 1.1.0.0.1: serial */
+    {ANY, ANY, 0, 2, 129, HM_TEXT_LIST_VERSION},     /* x.x.0.2.129: OBIS list version */
+    {0, ANY, 96, 1, 0, HM_TEXT_METER_ID},            /* 0.0.96.1.0: GS1 meter id */
+    {0, ANY, 96, 1, 7, HM_TEXT_METER_MODEL},         /* 0.0.96.1.7: meter type */
+    {0, ANY, 96, 1, 1, HM_TEXT_METER_ID_2},          /* 0.0.96.1.1: second identifier */
+    {0, ANY, 42, 0, 0, HM_TEXT_LOGICAL_DEVICE_NAME}, /* 0.0.42.0.0: COSEM logical device name */
+    {0, ANY, 1, 0, 0, HM_TEXT_METER_TIME},           /* 0.x.1.0.0: clock (Kamstrup B=1) */
+    {1, ANY, 0, 0, 5, HM_TEXT_METER_ID},             /* Kamstrup 1.1.0.0.5: GS1 meter id */
+    {1, ANY, 96, 1, 1, HM_TEXT_METER_MODEL},         /* Kamstrup 1.1.96.1.1: type number */
+    {1, ANY, 0, 0, 1, HM_TEXT_METER_SERIAL},         /* Kamstrup DK 1.1.0.0.1: serial */
 };
 
 static int text_field_by_obis(const uint8_t o[6])
@@ -81,8 +77,7 @@ bool hm_profile_is_int(const struct hm_axdr_item *it)
 
 bool hm_profile_is_string(const struct hm_axdr_item *it)
 {
-	return it->tag == HM_AXDR_OCTET_STRING || it->tag == HM_AXDR_VISIBLE_STRING ||
-	       it->tag == HM_AXDR_UTF8_STRING;
+	return it->tag == HM_AXDR_OCTET_STRING || it->tag == HM_AXDR_VISIBLE_STRING || it->tag == HM_AXDR_UTF8_STRING;
 }
 
 uint8_t hm_profile_field_unit(enum hm_num_field f)
@@ -91,8 +86,8 @@ uint8_t hm_profile_field_unit(enum hm_num_field f)
 		const char *unit;
 		uint8_t code;
 	} map[] = {
-		{"W", HM_UNIT_W},    {"var", HM_UNIT_VAR}, {"kWh", HM_UNIT_WH},
-		{"kvarh", HM_UNIT_VARH}, {"A", HM_UNIT_A}, {"V", HM_UNIT_V}, {"", HM_UNIT_COUNT},
+	    {"W", HM_UNIT_W}, {"var", HM_UNIT_VAR}, {"kWh", HM_UNIT_WH}, {"kvarh", HM_UNIT_VARH},
+	    {"A", HM_UNIT_A}, {"V", HM_UNIT_V},     {"", HM_UNIT_COUNT},
 	};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
 		if (strcmp(map[i].unit, hm_num_info[f].unit) == 0)
@@ -107,7 +102,7 @@ static int unit_shift(uint8_t unit)
 }
 
 enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const struct hm_axdr_item *v, int scaler,
-			       uint8_t unit)
+                               uint8_t unit)
 {
 	if (!hm_profile_is_int(v))
 		return HM_ERR_MALFORMED_APDU;
@@ -135,7 +130,7 @@ enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, cons
 
 /* An unnamed value, kept as an extra with its scaler and unit. */
 static void put_extra(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
-		      uint8_t unit)
+                      uint8_t unit)
 {
 	static const char hex[] = "0123456789abcdef";
 	struct hm_extra x = {.unit = unit};
@@ -158,7 +153,7 @@ static void put_extra(struct hm_reading *r, const uint8_t obis[6], const struct 
 }
 
 enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
-			   uint8_t unit)
+                           uint8_t unit)
 {
 	if (v->tag == HM_AXDR_NULL)
 		return HM_ERR_OK;
@@ -183,7 +178,7 @@ enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const st
 }
 
 int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *r,
-		    void (*implicit)(int field, int *scaler, uint8_t *unit, void *ctx), void *ctx)
+                    void (*implicit)(int field, int *scaler, uint8_t *unit, void *ctx), void *ctx)
 {
 	int pairs = 0;
 	unsigned i = from;

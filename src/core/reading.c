@@ -10,16 +10,16 @@
 #include "hanmeter/reading.h"
 
 const struct hm_num_info hm_num_info[HM_NUM_COUNT] = {
-#define HM_NF_INFO(id, nm, un, c, d, e, dc, sc)                                                                  \
-	[HM_NUM_##id] = {.name = nm, .unit = un, .obis_c = c, .obis_d = d, .obis_e = e, .device_class = dc,     \
-			 .state_class = sc},
-	HM_NUM_FIELDS(HM_NF_INFO)
+#define HM_NF_INFO(id, nm, un, c, d, e, dc, sc) \
+	[HM_NUM_##id] = {                       \
+	    .name = nm, .unit = un, .obis_c = c, .obis_d = d, .obis_e = e, .device_class = dc, .state_class = sc},
+    HM_NUM_FIELDS(HM_NF_INFO)
 #undef HM_NF_INFO
 };
 
 const char *const hm_text_name[HM_TEXT_COUNT] = {
 #define HM_TF_NAME(id, nm) [HM_TEXT_##id] = nm,
-	HM_TEXT_FIELDS(HM_TF_NAME)
+    HM_TEXT_FIELDS(HM_TF_NAME)
 #undef HM_TF_NAME
 };
 
@@ -146,10 +146,10 @@ int hm_num_format(struct hm_num v, char *buf, size_t cap)
 		e = 0;
 
 	size_t o = 0;
-	int frac = e < 0 ? -e : 0;                 /* digits after the point */
-	int intd = nd - lead - frac;               /* digits before it (may be <= 0) */
+	int frac = e < 0 ? -e : 0;   /* digits after the point */
+	int intd = nd - lead - frac; /* digits before it (may be <= 0) */
 	size_t need = (size_t)(v.m < 0) + (size_t)(intd > 0 ? intd : 1) + (frac ? 1 + (size_t)frac : 0) +
-		      (size_t)(e > 0 ? e : 0) + 1;
+	              (size_t)(e > 0 ? e : 0) + 1;
 	if (need > cap)
 		return -1;
 	if (v.m < 0)
@@ -173,10 +173,10 @@ int hm_num_format(struct hm_num v, char *buf, size_t cap)
 
 double hm_num_to_double(struct hm_num v)
 {
-	double x = (double)v.m;
-	for (int e = v.e; e > 0; e--)
-		x *= 10;
-	for (int e = v.e; e < 0; e++)
-		x /= 10;
-	return x;
+	/* One multiplication or division by an exact power of ten (exact up to
+	 * 1e22) gives the correctly rounded value for |m| < 2^53. */
+	double p = 1;
+	for (int e = v.e < 0 ? -v.e : v.e; e > 0; e--)
+		p *= 10;
+	return v.e < 0 ? (double)v.m / p : (double)v.m * p;
 }

@@ -47,7 +47,7 @@ static enum hm_err aidon_decode(const struct hm_apdu *a, struct hm_reading *r)
 }
 
 const struct hm_profile hm_profile_aidon = {
-	.name = "aidon",
-	.manufacturer = "Aidon",
-	.decode = aidon_decode,
+    .name = "aidon",
+    .manufacturer = "Aidon",
+    .decode = aidon_decode,
 };

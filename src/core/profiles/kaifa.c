@@ -35,15 +35,25 @@ static void kaifa_scale(int f, int *scaler, uint8_t *unit, void *ctx)
 #define T(x) (-1 - HM_TEXT_##x) /* a text position, told apart from numeric fields (>= 0) */
 #define N(x) HM_NUM_##x
 
-static const int list_1ph[] = {T(LIST_VERSION), T(METER_ID), T(METER_MODEL), N(ACTIVE_POWER_IMPORT_W),
-			       N(ACTIVE_POWER_EXPORT_W), N(REACTIVE_POWER_IMPORT_VAR), N(REACTIVE_POWER_EXPORT_VAR),
-			       N(CURRENT_L1_A), N(VOLTAGE_L1_V)};
-static const int list_3ph[] = {T(LIST_VERSION), T(METER_ID), T(METER_MODEL), N(ACTIVE_POWER_IMPORT_W),
-			       N(ACTIVE_POWER_EXPORT_W), N(REACTIVE_POWER_IMPORT_VAR), N(REACTIVE_POWER_EXPORT_VAR),
-			       N(CURRENT_L1_A), N(CURRENT_L2_A), N(CURRENT_L3_A), N(VOLTAGE_L1_V), N(VOLTAGE_L2_V),
-			       N(VOLTAGE_L3_V)};
-static const int list_3_tail[] = {T(METER_TIME), N(ACTIVE_ENERGY_IMPORT_KWH), N(ACTIVE_ENERGY_EXPORT_KWH),
-				  N(REACTIVE_ENERGY_IMPORT_KVARH), N(REACTIVE_ENERGY_EXPORT_KVARH)};
+/* clang-format off */
+static const int list_1ph[] = {
+	T(LIST_VERSION), T(METER_ID), T(METER_MODEL),
+	N(ACTIVE_POWER_IMPORT_W), N(ACTIVE_POWER_EXPORT_W), N(REACTIVE_POWER_IMPORT_VAR), N(REACTIVE_POWER_EXPORT_VAR),
+	N(CURRENT_L1_A),
+	N(VOLTAGE_L1_V),
+};
+static const int list_3ph[] = {
+	T(LIST_VERSION), T(METER_ID), T(METER_MODEL),
+	N(ACTIVE_POWER_IMPORT_W), N(ACTIVE_POWER_EXPORT_W), N(REACTIVE_POWER_IMPORT_VAR), N(REACTIVE_POWER_EXPORT_VAR),
+	N(CURRENT_L1_A), N(CURRENT_L2_A), N(CURRENT_L3_A),
+	N(VOLTAGE_L1_V), N(VOLTAGE_L2_V), N(VOLTAGE_L3_V),
+};
+static const int list_3_tail[] = {
+	T(METER_TIME),
+	N(ACTIVE_ENERGY_IMPORT_KWH), N(ACTIVE_ENERGY_EXPORT_KWH),
+	N(REACTIVE_ENERGY_IMPORT_KVARH), N(REACTIVE_ENERGY_EXPORT_KVARH),
+};
+/* clang-format on */
 #define LEN(a) (sizeof(a) / sizeof(a)[0])
 
 static enum hm_err put_at(struct hm_reading *r, int what, const struct hm_axdr_item *v)
@@ -108,7 +118,7 @@ static enum hm_err kaifa_decode(const struct hm_apdu *a, struct hm_reading *r)
 }
 
 const struct hm_profile hm_profile_kaifa = {
-	.name = "kaifa",
-	.manufacturer = "Kaifa",
-	.decode = kaifa_decode,
+    .name = "kaifa",
+    .manufacturer = "Kaifa",
+    .decode = kaifa_decode,
 };

@@ -21,8 +21,8 @@
 
 #include "profiles.h"
 
-#define KAMSTRUP_PREFIX "Kamstrup" /* list version "Kamstrup_V0001" */
-#define TYPE_COUNTRY_POS 11        /* 0-based position of the country digit in the type number */
+#define KAMSTRUP_PREFIX  "Kamstrup" /* list version "Kamstrup_V0001" */
+#define TYPE_COUNTRY_POS 11         /* 0-based position of the country digit in the type number */
 
 struct kam_ctx {
 	bool norway; /* energy in 0.01 kWh rather than Wh */
@@ -33,11 +33,11 @@ static void kamstrup_scale(int f, int *scaler, uint8_t *unit, void *vctx)
 	const struct kam_ctx *ctx = vctx;
 	*unit = hm_profile_field_unit(f);
 	switch (*unit) {
-	case HM_UNIT_A: *scaler = -2; break;                        /* 0.01 A */
-	case HM_UNIT_COUNT: *scaler = -2; break;                    /* power factor 0.01 */
+	case HM_UNIT_A: *scaler = -2; break;     /* 0.01 A */
+	case HM_UNIT_COUNT: *scaler = -2; break; /* power factor 0.01 */
 	case HM_UNIT_WH:
-	case HM_UNIT_VARH: *scaler = ctx->norway ? 1 : 0; break;    /* 10 Wh = 0.01 kWh, or Wh */
-	default: *scaler = 0; break;                                /* W, var, V */
+	case HM_UNIT_VARH: *scaler = ctx->norway ? 1 : 0; break; /* 10 Wh = 0.01 kWh, or Wh */
+	default: *scaler = 0; break;                             /* W, var, V */
 	}
 }
 
@@ -89,7 +89,7 @@ static enum hm_err kamstrup_decode(const struct hm_apdu *a, struct hm_reading *r
 }
 
 const struct hm_profile hm_profile_kamstrup = {
-	.name = "kamstrup",
-	.manufacturer = "Kamstrup",
-	.decode = kamstrup_decode,
+    .name = "kamstrup",
+    .manufacturer = "Kamstrup",
+    .decode = kamstrup_decode,
 };

@@ -20,7 +20,7 @@ static enum hm_err obis_decode(const struct hm_apdu *a, struct hm_reading *r)
 }
 
 const struct hm_profile hm_profile_obis = {
-	.name = "obis",
-	.manufacturer = "unknown", /* the list does not say */
-	.decode = obis_decode,
+    .name = "obis",
+    .manufacturer = "unknown", /* the list does not say */
+    .decode = obis_decode,
 };

@@ -17,14 +17,14 @@ extern const struct hm_profile hm_profile_obis;
 
 /* DLMS unit codes (IEC 62056-62, Blue Book "unit" enumeration) we convert. */
 enum hm_dlms_unit {
-	HM_UNIT_NONE = 0,     /* not given: the field's own unit, scaler as passed */
-	HM_UNIT_W = 27,       /* active power */
-	HM_UNIT_VAR = 29,     /* reactive power */
-	HM_UNIT_WH = 30,      /* active energy */
-	HM_UNIT_VARH = 32,    /* reactive energy */
-	HM_UNIT_A = 33,       /* current */
-	HM_UNIT_V = 35,       /* voltage */
-	HM_UNIT_COUNT = 255,  /* "count": dimensionless (power factor) */
+	HM_UNIT_NONE = 0,    /* not given: the field's own unit, scaler as passed */
+	HM_UNIT_W = 27,      /* active power */
+	HM_UNIT_VAR = 29,    /* reactive power */
+	HM_UNIT_WH = 30,     /* active energy */
+	HM_UNIT_VARH = 32,   /* reactive energy */
+	HM_UNIT_A = 33,      /* current */
+	HM_UNIT_V = 35,      /* voltage */
+	HM_UNIT_COUNT = 255, /* "count": dimensionless (power factor) */
 };
 
 /* True if it is an octet-string of 6 bytes, i.e. can be an OBIS code. */
@@ -45,11 +45,11 @@ bool hm_profile_is_string(const struct hm_axdr_item *it);
  * relabelled.  null-data values (Kamstrup placeholders) are skipped.
  * HM_ERR_OK, or HM_ERR_MALFORMED_APDU for a container where a value belongs. */
 enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
-			   uint8_t unit);
+                           uint8_t unit);
 
 /* Sets numeric field f from an integer item with the given scaler and unit. */
 enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const struct hm_axdr_item *v, int scaler,
-			       uint8_t unit);
+                               uint8_t unit);
 
 /* Sets text field f from a string item (the clock: formatted date-time). */
 enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, const struct hm_axdr_item *v);
@@ -60,6 +60,6 @@ enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, cons
  * (scaler, unit) from implicit(f) when implicit is given, else scaler 0 and
  * HM_UNIT_NONE.  Returns the number of pairs found (>= 0) or -(enum hm_err). */
 int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *r,
-		    void (*implicit)(int field, int *scaler, uint8_t *unit, void *ctx), void *ctx);
+                    void (*implicit)(int field, int *scaler, uint8_t *unit, void *ctx), void *ctx);
 
 #endif
