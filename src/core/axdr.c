@@ -139,7 +139,7 @@ enum hm_err hm_axdr_parse(struct hm_axdr *out, const uint8_t *p, size_t len, siz
 			break;
 		default:
 			if (fs < 0)
-				return HM_ERR_MALFORMED_APDU; /* a tag the Green Book does not list (or compact-array) */
+				return HM_ERR_MALFORMED_APDU; /* not in the Green Book list, or compact-array */
 			if ((size_t)fs > len - pos)
 				return HM_ERR_TRUNCATED;
 			it->len = (uint16_t)fs;

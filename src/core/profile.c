@@ -6,6 +6,7 @@
  * identities); C.D.E names the quantity; F=255 "current value".  Units
  * (IEC 62056-62): Wh and varh become kWh and kvarh by exponent -3.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "profiles/profiles.h"
@@ -13,7 +14,12 @@
 /* Most specific first: a profile must answer HM_ERR_NOT_MINE for the
  * others' lists.  obis (generic) claims anything OBIS-coded, so it is last. */
 const struct hm_profile *const hm_profiles[] = {
-    &hm_profile_aidon, &hm_profile_kaifa, &hm_profile_kamstrup, &hm_profile_obis, NULL,
+    &hm_profile_aidon,       /* array of {OBIS, value, {scaler, unit}}: Aidon NO and SE */
+    &hm_profile_kaifa,       /* KFM_001: positional (NO) or OBIS pairs (SE) */
+    &hm_profile_kamstrup,    /* Kamstrup_V0001: flat OBIS/value pairs, implicit scalers */
+    &hm_profile_wienernetze, /* 9 bare values, no OBIS (Austria, Wiener Netze) */
+    &hm_profile_obis,        /* anything else OBIS-coded */
+    NULL,
 };
 
 const struct hm_profile *hm_profile_find(const char *name)
@@ -120,6 +126,12 @@ enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, cons
 		    hm_dlms_datetime_format(v->data, buf, sizeof buf) < 0)
 			return HM_ERR_MALFORMED_APDU;
 		hm_reading_set_text(r, f, buf, strlen(buf));
+		return HM_ERR_OK;
+	}
+	if (hm_profile_is_int(v)) { /* Kamstrup DK sends its serial as double-long-unsigned */
+		char buf[24];
+		int n = snprintf(buf, sizeof buf, "%lld", (long long)v->ival);
+		hm_reading_set_text(r, f, buf, (size_t)n);
 		return HM_ERR_OK;
 	}
 	if (!hm_profile_is_string(v))

@@ -10,6 +10,12 @@
  * every name=value in expected_values must be in the reading with exactly
  * that value (numbers compared as hm_num_format decimal strings).  What the
  * reading carries beyond the expectations is listed on stderr.
+ *
+ * The ciphered captures (general-glo-ciphering, in HDLC or in Austrian
+ * M-Bus long frames) are deciphered here with AES-128 in counter mode (the
+ * GCM keystream: IV = system title || frame counter, counter from 2) and
+ * the keys of MANIFEST.tsv, to check the profiles on their plaintext lists.
+ * The cipher module is tested on its own; this only needs the plaintext.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +25,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "hanmeter/decode.h"
 #include "hanmeter/json.h"
@@ -211,6 +218,91 @@ static void byte_flips_are_safe(void **state)
 	        tried - ok);
 }
 
+static int hexval(const char *h, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sscanf(h + 2 * i, "%2hhx", &out[i]) != 1)
+			return -1;
+	return 0;
+}
+
+/* Deciphers a general-glo-ciphering APDU (DB 08 <title 8> <len> SC <FC 4>
+ * <ciphertext> [tag 12]) into out (prefixed with the LLC); returns its length or -1. */
+static int glo_decipher(const uint8_t *a, size_t n, const char *key_hex, uint8_t *out, size_t cap)
+{
+	uint8_t key[16], iv[16];
+	if (n < 16 || a[0] != 0xDB || a[1] != 8 || hexval(key_hex, key, 16) < 0)
+		return -1;
+	size_t p = 10, len = a[p++];
+	if (len & 0x80) {
+		size_t k = len & 0x7F;
+		len = 0;
+		while (k--)
+			len = len << 8 | a[p++];
+	}
+	if (p + len > n || len < 5)
+		return -1;
+	uint8_t sc = a[p];
+	memcpy(iv, a + 2, 8);
+	memcpy(iv + 8, a + p + 1, 4);
+	memcpy(iv + 12, "\0\0\0\2", 4);
+	size_t clen = len - 5 - ((sc & 0x10) ? 12 : 0);
+	if (clen + 3 > cap)
+		return -1;
+	memcpy(out, "\xE6\xE7\x00", 3);
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int ol = 0;
+	int ok = c && EVP_DecryptInit_ex(c, EVP_aes_128_ctr(), NULL, key, iv) &&
+	         EVP_DecryptUpdate(c, out + 3, &ol, a + p + 5, (int)clen);
+	EVP_CIPHER_CTX_free(c);
+	return ok ? ol + 3 : -1;
+}
+
+static void deciphered_vectors(void **state)
+{
+	(void)state;
+	vec_require();
+	static uint8_t raw[1 << 16], apdu[HM_MSG_MAX], plain[HM_MSG_MAX];
+	static struct hm_hexline lines[64];
+	int done = 0;
+	vec_manifest_load();
+	for (int r = 0; r < vec_manifest_data.nrows; r++) {
+		const char *file = vec_manifest_data.rows[r].col[0];
+		const char *fmt = vec_manifest(file, "format"), *key = vec_manifest(file, "encryption_key");
+		int hdlc = strncmp(fmt, "hdlc-dlms-encrypted", 19) == 0,
+		    mbus = strncmp(fmt, "mbus-long-frame", 15) == 0;
+		if ((!hdlc && !mbus) || strlen(key) != 32 || strcmp(vec_manifest(file, "kind"), "positive") != 0)
+			continue;
+		size_t len, nl, alen = 0;
+		assert_int_equal(vec_hex(file, raw, sizeof raw, &len, lines, 64, &nl), 0);
+		for (size_t i = 0; i < nl; i++) {
+			const uint8_t *f = raw + lines[i].off, *info;
+			size_t ilen;
+			if (hdlc) {
+				assert_int_equal(hdlc_info(f, lines[i].len, &info, &ilen), 0);
+				if (ilen >= 3 && info[0] == 0xE6)
+					info += 3, ilen -= 3;
+			} else { /* 68 L L 68 | C A CI STSAP DTSAP data... | CS 16 */
+				assert_true(lines[i].len > 9 && f[0] == 0x68 && (size_t)f[1] + 6 == lines[i].len);
+				info = f + 4 + 5;
+				ilen = (size_t)f[1] - 5;
+			}
+			assert_true(alen + ilen <= sizeof apdu);
+			memcpy(apdu + alen, info, ilen);
+			alen += ilen;
+		}
+		int plen = glo_decipher(apdu, alen, key, plain, sizeof plain);
+		assert_true(plen > 0);
+		hm_decoder_init(&dec);
+		enum hm_err err = hm_decode(&dec, plain, (size_t)plen, &rd);
+		if (err != HM_ERR_OK)
+			fail_msg("%s: %s", file, hm_err_name(err));
+		compare_expected(file, vec_manifest(file, "expected_values"), &rd);
+		done++;
+	}
+	assert_int_equal(done, 4); /* Kamstrup DK, Netz NOe, TINETZ, Wiener Netze */
+}
+
 /* Synthetic (hand-made) APDUs. */
 static const uint8_t llc_notif[] = {0xE6, 0xE7, 0x00, 0x0F, 0x40, 0x00, 0x00, 0x00, 0x00};
 
@@ -320,7 +412,8 @@ int main(void)
 	    cmocka_unit_test(all_vectors_decode),   cmocka_unit_test(profiles_by_make),
 	    cmocka_unit_test(truncations_fail),     cmocka_unit_test(byte_flips_are_safe),
 	    cmocka_unit_test(not_mine_and_unknown), cmocka_unit_test(nesting_too_deep),
-	    cmocka_unit_test(forced_profile),       cmocka_unit_test(profile_table),
+	    cmocka_unit_test(deciphered_vectors),   cmocka_unit_test(forced_profile),
+	    cmocka_unit_test(profile_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 extern const struct hm_profile hm_profile_aidon;
 extern const struct hm_profile hm_profile_kaifa;
 extern const struct hm_profile hm_profile_kamstrup;
+extern const struct hm_profile hm_profile_wienernetze;
 extern const struct hm_profile hm_profile_obis;
 
 /* DLMS unit codes (IEC 62056-62, Blue Book "unit" enumeration) we convert. */
