@@ -32,9 +32,12 @@ static enum hm_err run_profiles(struct hm_decoder *d, struct hm_reading *r)
 			r->profile = d->force->name;
 		return err == HM_ERR_NOT_MINE ? HM_ERR_UNKNOWN_LIST : err;
 	}
+	/* The last match first (a meter keeps its make), but a fallback never
+	 * goes before the specific profiles it would shadow. */
+	const struct hm_profile *first = d->last && !d->last->fallback ? d->last : NULL;
 	for (int i = -1; i < 0 || hm_profiles[i]; i++) {
-		p = i < 0 ? d->last : hm_profiles[i];
-		if (!p || (i >= 0 && p == d->last))
+		p = i < 0 ? first : hm_profiles[i];
+		if (!p || (i >= 0 && p == first))
 			continue;
 		err = p->decode(&d->apdu, r);
 		if (err == HM_ERR_NOT_MINE) {

@@ -343,6 +343,39 @@ static void not_mine_and_unknown(void **state)
 	assert_int_equal(dec.decoded, 0);
 }
 
+/* The Aidon shape with another make's list version is left to the generic
+ * profile; with AIDON_V0001 it is Aidon's.  Values worked out by hand. */
+static void aidon_shape_other_make(void **state)
+{
+	(void)state;
+	uint8_t body[] = {0x01, 0x02,                                                           /* array of 2 */
+	                  0x02, 0x02, 0x09, 0x06, 1,    1,   0,   2,   129, 255,                /* {1.1.0.2.129.255, */
+	                  0x0A, 0x0B, 'A',  'B',  'C',  'D', 'E', '_', 'V', '0', '0', '0', '1', /* "ABCDE_V0001"} */
+	                  0x02, 0x03, 0x09, 0x06, 1,    0,   1,   7,   0,   255,                /* {1.0.1.7.0.255, */
+	                  0x06, 0x00, 0x00, 0x01, 0x00,                                         /* 256, */
+	                  0x02, 0x02, 0x0F, 0x01, 0x16, 0x1B};                                  /* {scaler 1, W}} */
+	uint8_t m[128];
+	char v[32];
+	hm_decoder_init(&dec);
+	assert_int_equal(hm_decode(&dec, m, synth(m, body, sizeof body), &rd), HM_ERR_OK);
+	assert_string_equal(rd.profile, "obis");
+	assert_string_equal(rd.text[HM_TEXT_LIST_VERSION], "ABCDE_V0001");
+	assert_int_equal(hm_num_format(rd.num[HM_NUM_ACTIVE_POWER_IMPORT_W], v, sizeof v), 4);
+	assert_string_equal(v, "2560");
+	memcpy(body + 14, "AIDON", 5);
+	assert_int_equal(hm_decode(&dec, m, synth(m, body, sizeof body), &rd), HM_ERR_OK);
+	assert_string_equal(rd.profile, "aidon");
+	assert_string_equal(rd.text[HM_TEXT_LIST_VERSION], "AIDON_V0001");
+	/* A unit that is not the field's (A for 1.7.0) is kept as an extra, not relabelled. */
+	body[sizeof body - 1] = 0x21;
+	assert_int_equal(hm_decode(&dec, m, synth(m, body, sizeof body), &rd), HM_ERR_OK);
+	assert_false(hm_reading_has_num(&rd, HM_NUM_ACTIVE_POWER_IMPORT_W));
+	assert_int_equal(rd.n_extra, 1);
+	assert_int_equal(rd.extra[0].unit, 0x21);
+	assert_int_equal(rd.extra[0].num.m, 256);
+	assert_int_equal(rd.extra[0].num.e, 1);
+}
+
 static void nesting_too_deep(void **state)
 {
 	(void)state;
@@ -402,18 +435,22 @@ static void profile_table(void **state)
 		assert_int_equal(hm_axdr_parse(&a.ax, empty, sizeof empty, &used), HM_ERR_OK);
 		assert_int_not_equal(p->decode(&a, &rd), HM_ERR_OK);
 	}
-	assert_true(n >= 4);
+	assert_true(n >= 5);
+	/* Fallbacks (generic lists) come after every specific profile. */
+	for (int i = 1; i < n; i++)
+		assert_false(hm_profiles[i - 1]->fallback && !hm_profiles[i]->fallback);
+	assert_true(hm_profiles[n - 1]->fallback);
 	assert_null(hm_profile_find("nonesuch"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(all_vectors_decode),   cmocka_unit_test(profiles_by_make),
-	    cmocka_unit_test(truncations_fail),     cmocka_unit_test(byte_flips_are_safe),
-	    cmocka_unit_test(not_mine_and_unknown), cmocka_unit_test(nesting_too_deep),
-	    cmocka_unit_test(deciphered_vectors),   cmocka_unit_test(forced_profile),
-	    cmocka_unit_test(profile_table),
+	    cmocka_unit_test(all_vectors_decode),     cmocka_unit_test(profiles_by_make),
+	    cmocka_unit_test(truncations_fail),       cmocka_unit_test(byte_flips_are_safe),
+	    cmocka_unit_test(not_mine_and_unknown),   cmocka_unit_test(nesting_too_deep),
+	    cmocka_unit_test(aidon_shape_other_make), cmocka_unit_test(deciphered_vectors),
+	    cmocka_unit_test(forced_profile),         cmocka_unit_test(profile_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,8 +8,14 @@
  * kvarh.  List 1 is a one-element array (1.0.1.7.0.255), list 2 adds the
  * identity strings, list 3 the clock and energies.  IT-network meters
  * (6525, 6540) omit 51.7.0 (L2 current): a missing register is just absent.
+ * Swedish lists and list 1 carry no list version; a list whose version is
+ * not AIDON_* has the same shape but is another make's (generic obis).
  */
+#include <string.h>
+
 #include "profiles.h"
+
+#define AIDON_PREFIX "AIDON_" /* list version "AIDON_V0001" */
 
 static enum hm_err aidon_decode(const struct hm_apdu *a, struct hm_reading *r)
 {
@@ -20,6 +26,16 @@ static enum hm_err aidon_decode(const struct hm_apdu *a, struct hm_reading *r)
 	if (ax->n < 3 || top->tag != HM_AXDR_ARRAY || ax->item[1].tag != HM_AXDR_STRUCTURE ||
 	    !hm_profile_is_obis(&ax->item[2]))
 		return HM_ERR_NOT_MINE;
+
+	/* The same shape from another make (its list version says so) goes to the generic profile. */
+	static const uint8_t list_version[] = {0, 2, 129, 255}; /* x.x.0.2.129.255, C..F */
+	for (unsigned i = 2; i + 1 < ax->n; i++) {
+		const struct hm_axdr_item *o = &ax->item[i], *v = &ax->item[i + 1];
+		if (hm_profile_is_obis(o) && memcmp(o->data + 2, list_version, sizeof list_version) == 0 &&
+		    hm_profile_is_string(v) &&
+		    (v->len < strlen(AIDON_PREFIX) || memcmp(v->data, AIDON_PREFIX, strlen(AIDON_PREFIX)) != 0))
+			return HM_ERR_NOT_MINE;
+	}
 
 	/* Every element must have that shape: {OBIS, value} or {OBIS, value, {int8, enum}}. */
 	unsigned i = 1;

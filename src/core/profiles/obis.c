@@ -53,5 +53,6 @@ static enum hm_err obis_decode(const struct hm_apdu *a, struct hm_reading *r)
 const struct hm_profile hm_profile_obis = {
     .name = "obis",
     .manufacturer = "unknown", /* the list does not say */
+    .fallback = true,          /* any OBIS-coded list: after the specific profiles */
     .decode = obis_decode,
 };
