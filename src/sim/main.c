@@ -38,7 +38,8 @@
 
 #define INFO_MAX         2048           /* our longest list (Kamstrup hourly, 3-phase) is ~310 bytes */
 #define WIRE_MAX         8192           /* garbage + the frames of one list, even at the smallest --max-frame */
-#define CONN_BUF         (64 * 1024)    /* per reader: ~30 s of Aidon lists at 1x */
+#define CONN_BUF         (64 * 1024)    /* per TCP client: ~25 min of Aidon lists at 1x, like ser2net's backlog */
+#define PTY_BUF          4096           /* per pty, on top of the kernel's 4 KiB: what a USB adapter holds */
 #define CONNS_PER_STREAM 64             /* readers per stream; more are turned away */
 #define GARBAGE_MAX      48             /* bytes in one burst of line noise */
 #define FAST_BATCH       64             /* lists per stream per loop turn with --fast */
@@ -59,7 +60,8 @@ struct conn {
 	struct stream *s; /* the stream it reads */
 	bool want_out;    /* registered for EPOLLOUT: bytes are waiting */
 	int fd;           /* -1 = free */
-	uint8_t *buf;     /* CONN_BUF bytes waiting for the reader */
+	uint8_t *buf;     /* bytes waiting for the reader */
+	size_t cap;       /* CONN_BUF or PTY_BUF */
 	size_t len;       /* bytes held */
 	uint64_t dropped; /* lists lost because the reader was behind */
 };
@@ -462,7 +464,8 @@ static struct conn *conn_open(struct stream *s, int fd)
 		if (c->fd >= 0)
 			continue;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		if (!(c->buf = malloc(CONN_BUF)))
+		c->cap = opt.out == OUT_PTY ? PTY_BUF : CONN_BUF;
+		if (!(c->buf = malloc(c->cap)))
 			return NULL;
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			free(c->buf);
@@ -508,7 +511,7 @@ static bool stream_has_room(const struct stream *s)
 		if (s->conn[i].fd < 0)
 			continue;
 		any = true;
-		if (CONN_BUF - s->conn[i].len < WIRE_MAX)
+		if (s->conn[i].len && s->conn[i].cap - s->conn[i].len < WIRE_MAX)
 			return false;
 	}
 	return any; /* nobody listening: wait for a reader rather than race ahead */
@@ -541,7 +544,7 @@ static int deliver(struct stream *s, const uint8_t *p, size_t len)
 		struct conn *c = &s->conn[i];
 		if (c->fd < 0)
 			continue;
-		if (CONN_BUF - c->len < len) {
+		if (c->cap - c->len < len) {
 			c->dropped++;
 			continue;
 		}
