@@ -71,7 +71,7 @@ struct hm_frame {
 	enum hm_err err;       /* HM_ERR_OK or why the candidate was rejected */
 	const uint8_t *raw;    /* the last frame as received: opening flag to FCS (a rejected
 				candidate: to its declared closing flag, or to where it was cut) */
-	size_t raw_len;        /* bytes at raw */
+	size_t raw_len;        /* bytes at raw (raw is NULL for a message cut off by flush) */
 	const uint8_t *info;   /* reassembled information field (LLC E6 E7 00 + APDU); NULL on error */
 	size_t info_len;       /* bytes at info */
 	uint16_t format;       /* format field, e.g. 0xA07B */

@@ -22,7 +22,7 @@
 #include "hanmeter/crc.h"
 #include "hanmeter/hdlc.h"
 
-/* IEC 62056-46 6.3: format type 3 is the high nibble 0xA of the format field;
+/* IEC 62056-46 frame format type 3: the high nibble 0xA of the format field;
  * bit 0x08 of its first byte is the segmentation bit; the low three bits are
  * the top of the 11-bit frame length. */
 #define FORMAT_TYPE_MASK 0xF0
@@ -30,17 +30,14 @@
 #define FORMAT_SEGMENTED 0x08
 #define FORMAT_LEN_HIGH  0x07
 
-/* Address bytes: low bit 1 marks the last byte of the field (IEC 62056-46 6.4);
+/* IEC 62056-46 address fields: low bit 1 marks the last byte of the field;
  * a field has 1, 2 or 4 bytes. */
 #define ADDR_LAST_BIT 0x01
 #define ADDR_MAX      4
 
-/* format(2) + dst(<=4) + src(<=4) + control(1) + HCS(2): the longest header
- * after the opening flag. */
-#define HDR_MAX (2 + ADDR_MAX + ADDR_MAX + 1 + 2)
-
-/* IEC 62056-46 8.1 (LLC): destination LSAP 0xE6, source LSAP 0xE7 (response)
- * or 0xE6 (command), quality 0x00.  Only the first segment of a message has it. */
+/* The LLC header of DLMS over HDLC (IEC 62056-46, DLMS Green Book):
+ * destination LSAP 0xE6, source LSAP 0xE7 (response) or 0xE6 (command),
+ * quality 0x00.  Only the first segment of a message has it. */
 #define LLC_DST     0xE6
 #define LLC_SRC_RSP 0xE7
 #define LLC_SRC_CMD 0xE6

@@ -593,6 +593,10 @@ static void vectors_raw_serial_streams(void **state)
 		if (vec_expect(x, "leading_garbage_bytes", v, sizeof v))
 			assert_int_equal(fr.stats.garbage_bytes, strtoul(v, NULL, 10));
 		size_t whole_ok = rec.n_ok;
+		for (size_t k = 0; k <= stream_len; k++) {
+			run_split(stream, stream_len, k);
+			assert_int_equal(rec.n_ok, whole_ok);
+		}
 		/* and as one stream, and byte by byte: the same */
 		run(stream, stream_len, 0);
 		assert_int_equal(rec.n_ok, whole_ok);
