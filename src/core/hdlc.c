@@ -49,6 +49,9 @@
 #define FRAME_LEN_MAX 2047
 #define MIN_FRAME_LEN (2 + 1 + 1 + 1 + 2 + 2)
 
+/* One frame's information field always fits the reassembly buffer. */
+_Static_assert(FRAME_LEN_MAX < HM_MSG_MAX, "HM_MSG_MAX below one frame");
+
 enum msg_state {
 	MSG_IDLE,       /* no message in progress */
 	MSG_COLLECTING, /* segments of a message are held in msg */
