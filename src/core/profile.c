@@ -110,7 +110,7 @@ static int unit_shift(uint8_t unit)
 enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const struct hm_axdr_item *v, int scaler,
                                uint8_t unit)
 {
-	if (!hm_profile_is_int(v))
+	if (!hm_profile_is_int(v) || scaler < -HM_SCALER_MAX || scaler > HM_SCALER_MAX)
 		return HM_ERR_MALFORMED_APDU;
 	if (unit == HM_UNIT_NONE)
 		unit = hm_profile_field_unit(f);
@@ -169,6 +169,8 @@ enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const st
 {
 	if (v->tag == HM_AXDR_NULL)
 		return HM_ERR_OK;
+	if (scaler < -HM_SCALER_MAX || scaler > HM_SCALER_MAX)
+		return HM_ERR_MALFORMED_APDU;
 	if (v->tag == HM_AXDR_ARRAY || v->tag == HM_AXDR_STRUCTURE)
 		return HM_ERR_MALFORMED_APDU;
 	r->items++;

@@ -374,6 +374,11 @@ static void aidon_shape_other_make(void **state)
 	assert_int_equal(rd.extra[0].unit, 0x21);
 	assert_int_equal(rd.extra[0].num.m, 256);
 	assert_int_equal(rd.extra[0].num.e, 1);
+	/* A scaler beyond HM_SCALER_MAX is corruption: mine, but broken. */
+	body[sizeof body - 3] = HM_SCALER_MAX + 1;
+	assert_int_equal(hm_decode(&dec, m, synth(m, body, sizeof body), &rd), HM_ERR_MALFORMED_APDU);
+	body[sizeof body - 3] = (uint8_t)-HM_SCALER_MAX;
+	assert_int_equal(hm_decode(&dec, m, synth(m, body, sizeof body), &rd), HM_ERR_OK);
 }
 
 static void nesting_too_deep(void **state)
