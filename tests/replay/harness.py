@@ -39,9 +39,9 @@ PASSED = []
 # ---- reporting -----------------------------------------------------------
 
 def skip(why):
+    """Exits 77; the last line is the reason (tests/run shows it)."""
     print("#" * 70)
-    print("##  SKIPPED (not passed): %s" % why)
-    print("#" * 70)
+    print("SKIPPED, not passed: %s" % why)
     sys.exit(77)
 
 
