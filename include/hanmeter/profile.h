@@ -1,12 +1,15 @@
 /*
  * profile.h - meter profiles: one manufacturer's list layout -> the canonical reading.
  *
- * Profiles are a table (hm_profiles[]), tried in order for auto-detection.
+ * Profiles are a table (hm_profiles[]), tried in order for auto-detection
+ * (the one that matched last first, unless it is a fallback).
  * decode() answers HM_ERR_NOT_MINE when the layout is not its own, so that
  * "not mine" is never confused with "mine but broken".
  */
 #ifndef HANMETER_PROFILE_H
 #define HANMETER_PROFILE_H
+
+#include <stdbool.h>
 
 #include "hanmeter/dlms.h"
 #include "hanmeter/error.h"
@@ -15,6 +18,7 @@
 struct hm_profile {
 	const char *name;         /* config/CLI name: "aidon" */
 	const char *manufacturer; /* for Home Assistant's device registry: "Aidon" */
+	bool fallback;            /* claims any list of its kind (generic OBIS): never tried before the others */
 	/* Fills r from a parsed notification.  HM_ERR_OK, HM_ERR_NOT_MINE, or a
 	 * "mine but broken" error (HM_ERR_UNKNOWN_LIST, HM_ERR_MALFORMED_APDU). */
 	enum hm_err (*decode)(const struct hm_apdu *a, struct hm_reading *r);

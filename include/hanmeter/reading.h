@@ -128,6 +128,7 @@ struct hm_reading {
 	const char *profile;                        /* "aidon", "kaifa", "kamstrup", ... (static) */
 	unsigned items;                             /* values in the list the meter sent */
 	unsigned n_extra;                           /* entries used in extra[] */
+	unsigned extra_dropped;                     /* unnamed values that did not fit extra[] */
 	struct hm_extra extra[HM_EXTRA_MAX];        /* OBIS codes without a name */
 };
 
@@ -138,7 +139,7 @@ bool hm_reading_has_num(const struct hm_reading *r, enum hm_num_field f);
 /* Sets a text field from bytes (non-printable bytes are escaped as \xNN). */
 void hm_reading_set_text(struct hm_reading *r, enum hm_text_field f, const char *s, size_t len);
 bool hm_reading_has_text(const struct hm_reading *r, enum hm_text_field f);
-/* Appends an extra; returns false (and drops nothing silently: the caller counts it) when full. */
+/* Appends an extra; when extra[] is full returns false and counts it in extra_dropped. */
 bool hm_reading_add_extra(struct hm_reading *r, const struct hm_extra *x);
 
 /* The field for OBIS C.D.E (A=1, B any), or -1. */

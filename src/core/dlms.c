@@ -1,0 +1,105 @@
+/*
+ * dlms.c - DLMS/COSEM data-notification (IEC 62056-5-3 8.6, tag 0x0F) and
+ * the COSEM date-time (IEC 62056-6-2 4.1.6.1, "date-time" 12 octets).
+ *
+ *   [E6 E7 00] 0F <invoke-id 4> <date-time> <notification-body>
+ *
+ * The date-time is OPTIONAL and meters write it three ways: 00 (absent;
+ * Aidon, Swedish lists), 09 0C <12> (as a tagged octet-string; Kaifa and
+ * 2017 Kamstrup firmware), bare 0C <12> (later Kamstrup, Iskraemeco).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hanmeter/dlms.h"
+
+/* IEC 62056-46 / ISO 8802-2 LLC header of a response: dst LSAP E6, src
+ * LSAP E7, quality 00. */
+static const uint8_t llc[3] = {0xE6, 0xE7, 0x00};
+
+#define DT_LEN          12     /* COSEM date-time octets */
+#define DEV_UNSPECIFIED 0x8000 /* deviation "not specified" */
+#define DEV_MAX         720    /* |deviation| in minutes: the Blue Book allows -720..720 */
+
+enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
+{
+	size_t pos = 0;
+
+	a->invoke_id = 0;
+	a->has_time = false;
+	a->body = NULL;
+	a->body_len = 0;
+	a->ax.n = 0;
+
+	if (len >= sizeof llc && memcmp(p, llc, sizeof llc) == 0)
+		pos = sizeof llc;
+	if (pos >= len)
+		return pos ? HM_ERR_TRUNCATED : HM_ERR_NOT_MINE;
+	if (p[pos] != HM_DLMS_DATA_NOTIFICATION)
+		return HM_ERR_NOT_MINE;
+	pos++;
+	if (len - pos < 4)
+		return HM_ERR_TRUNCATED;
+	a->invoke_id = (uint32_t)p[pos] << 24 | (uint32_t)p[pos + 1] << 16 | (uint32_t)p[pos + 2] << 8 | p[pos + 3];
+	pos += 4;
+
+	if (pos >= len)
+		return HM_ERR_TRUNCATED;
+	switch (p[pos]) {
+	case 0x00: /* absent */ pos++; break;
+	case HM_AXDR_OCTET_STRING: /* 09 0C <12> */
+		pos++;
+		if (pos >= len)
+			return HM_ERR_TRUNCATED;
+		if (p[pos] != DT_LEN)
+			return HM_ERR_MALFORMED_APDU;
+		/* fall through */
+	case DT_LEN: /* 0C <12> */
+		pos++;
+		if (len - pos < DT_LEN)
+			return HM_ERR_TRUNCATED;
+		memcpy(a->time, p + pos, DT_LEN);
+		a->has_time = true;
+		pos += DT_LEN;
+		break;
+	default: return HM_ERR_MALFORMED_APDU;
+	}
+
+	if (pos >= len)
+		return HM_ERR_TRUNCATED;
+	size_t used = 0;
+	enum hm_err err = hm_axdr_parse(&a->ax, p + pos, len - pos, &used);
+	if (err != HM_ERR_OK)
+		return err;
+	if (used != len - pos)
+		return HM_ERR_MALFORMED_APDU; /* bytes after the body */
+	a->body = p + pos;
+	a->body_len = used;
+	return HM_ERR_OK;
+}
+
+int hm_dlms_datetime_format(const uint8_t dt[12], char *buf, size_t cap)
+{
+	unsigned year = (unsigned)dt[0] << 8 | dt[1];
+	unsigned month = dt[2], day = dt[3], hour = dt[5], min = dt[6], sec = dt[7];
+	unsigned udev = (unsigned)dt[9] << 8 | dt[10];
+
+	/* 0xFFFF / 0xFF mean "not specified"; a reading time must have them all. */
+	if (year == 0xFFFF || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 59)
+		return -1;
+	int n;
+	if (udev == DEV_UNSPECIFIED) {
+		n = snprintf(buf, cap, "%04u-%02u-%02uT%02u:%02u:%02u", year, month, day, hour, min, sec);
+	} else {
+		int dev = udev >= 0x8000 ? (int)udev - 0x10000 : (int)udev; /* signed minutes */
+		if (dev < -DEV_MAX || dev > DEV_MAX)
+			return -1;
+		int off = -dev; /* deviation is local time -> UTC; the suffix is UTC -> local */
+		unsigned aoff = (unsigned)(off < 0 ? -off : off);
+		n = snprintf(buf, cap, "%04u-%02u-%02uT%02u:%02u:%02u%c%02u:%02u", year, month, day, hour, min, sec,
+		             off < 0 ? '-' : '+', aoff / 60, aoff % 60);
+	}
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	return n;
+}

@@ -1,0 +1,224 @@
+/*
+ * profile.c - the meter profile table (auto-detection order) and the helpers
+ * every profile uses to turn OBIS-coded values into the canonical reading.
+ *
+ * OBIS (IEC 62056-61) A-B:C.D.E*F: A=1 electricity, A=0 abstract (clock,
+ * identities); C.D.E names the quantity; F=255 "current value".  Units
+ * (IEC 62056-62): Wh and varh become kWh and kvarh by exponent -3.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "profiles/profiles.h"
+
+/* Most specific first: a profile must answer HM_ERR_NOT_MINE for the
+ * others' lists.  obis (generic) claims anything OBIS-coded, so it is last. */
+const struct hm_profile *const hm_profiles[] = {
+    &hm_profile_aidon,       /* array of {OBIS, value, {scaler, unit}}: Aidon NO and SE */
+    &hm_profile_kaifa,       /* KFM_001: positional (NO) or OBIS pairs (SE) */
+    &hm_profile_kamstrup,    /* Kamstrup_V0001: flat OBIS/value pairs, implicit scalers */
+    &hm_profile_wienernetze, /* 9 bare values, no OBIS (Austria, Wiener Netze) */
+    &hm_profile_obis,        /* anything else OBIS-coded */
+    NULL,
+};
+
+const struct hm_profile *hm_profile_find(const char *name)
+{
+	for (int i = 0; hm_profiles[i]; i++)
+		if (strcmp(hm_profiles[i]->name, name) == 0)
+			return hm_profiles[i];
+	return NULL;
+}
+
+#define ANY 0xFF /* wildcard in the table below (255 is also F's "current" value) */
+
+/* OBIS codes of text fields (README "Expected values" table). */
+static const struct {
+	uint8_t a, b, c, d, e;
+	enum hm_text_field f;
+} text_obis[] = {
+    {ANY, ANY, 0, 2, 129, HM_TEXT_LIST_VERSION},     /* x.x.0.2.129: OBIS list version */
+    {0, ANY, 96, 1, 0, HM_TEXT_METER_ID},            /* 0.0.96.1.0: GS1 meter id */
+    {0, ANY, 96, 1, 7, HM_TEXT_METER_MODEL},         /* 0.0.96.1.7: meter type */
+    {0, ANY, 96, 1, 1, HM_TEXT_METER_ID_2},          /* 0.0.96.1.1: second identifier */
+    {0, ANY, 42, 0, 0, HM_TEXT_LOGICAL_DEVICE_NAME}, /* 0.0.42.0.0: COSEM logical device name */
+    {0, ANY, 1, 0, 0, HM_TEXT_METER_TIME},           /* 0.x.1.0.0: clock (Kamstrup B=1) */
+    {1, ANY, 0, 0, 5, HM_TEXT_METER_ID},             /* Kamstrup 1.1.0.0.5: GS1 meter id */
+    {1, ANY, 96, 1, 1, HM_TEXT_METER_MODEL},         /* Kamstrup 1.1.96.1.1: type number */
+    {1, ANY, 0, 0, 1, HM_TEXT_METER_SERIAL},         /* Kamstrup DK 1.1.0.0.1: serial */
+};
+
+static int text_field_by_obis(const uint8_t o[6])
+{
+	for (size_t i = 0; i < sizeof text_obis / sizeof text_obis[0]; i++) {
+		if ((text_obis[i].a == ANY || text_obis[i].a == o[0]) &&
+		    (text_obis[i].b == ANY || text_obis[i].b == o[1]) && text_obis[i].c == o[2] &&
+		    text_obis[i].d == o[3] && text_obis[i].e == o[4] && o[5] == 0xFF)
+			return (int)text_obis[i].f;
+	}
+	return -1;
+}
+
+bool hm_profile_is_obis(const struct hm_axdr_item *it)
+{
+	return it->tag == HM_AXDR_OCTET_STRING && it->len == 6;
+}
+
+bool hm_profile_is_int(const struct hm_axdr_item *it)
+{
+	switch (it->tag) {
+	case HM_AXDR_BOOLEAN:
+	case HM_AXDR_INT8:
+	case HM_AXDR_INT16:
+	case HM_AXDR_INT32:
+	case HM_AXDR_INT64:
+	case HM_AXDR_UINT8:
+	case HM_AXDR_UINT16:
+	case HM_AXDR_UINT32:
+	case HM_AXDR_UINT64:
+	case HM_AXDR_ENUM: return true;
+	default: return false;
+	}
+}
+
+bool hm_profile_is_string(const struct hm_axdr_item *it)
+{
+	return it->tag == HM_AXDR_OCTET_STRING || it->tag == HM_AXDR_VISIBLE_STRING || it->tag == HM_AXDR_UTF8_STRING;
+}
+
+uint8_t hm_profile_field_unit(enum hm_num_field f)
+{
+	static const struct {
+		const char *unit;
+		uint8_t code;
+	} map[] = {
+	    {"W", HM_UNIT_W}, {"var", HM_UNIT_VAR}, {"kWh", HM_UNIT_WH}, {"kvarh", HM_UNIT_VARH},
+	    {"A", HM_UNIT_A}, {"V", HM_UNIT_V},     {"", HM_UNIT_COUNT},
+	};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(map[i].unit, hm_num_info[f].unit) == 0)
+			return map[i].code;
+	return HM_UNIT_NONE;
+}
+
+/* Exponent that turns the DLMS unit into the field's unit (Wh -> kWh: -3). */
+static int unit_shift(uint8_t unit)
+{
+	return unit == HM_UNIT_WH || unit == HM_UNIT_VARH ? -3 : 0;
+}
+
+enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const struct hm_axdr_item *v, int scaler,
+                               uint8_t unit)
+{
+	if (!hm_profile_is_int(v))
+		return HM_ERR_MALFORMED_APDU;
+	if (unit == HM_UNIT_NONE)
+		unit = hm_profile_field_unit(f);
+	hm_reading_set_num(r, f, v->ival, scaler + unit_shift(unit));
+	return HM_ERR_OK;
+}
+
+enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, const struct hm_axdr_item *v)
+{
+	if (f == HM_TEXT_METER_TIME) {
+		char buf[HM_TEXT_MAX];
+		if ((v->tag != HM_AXDR_OCTET_STRING && v->tag != HM_AXDR_DATE_TIME) || v->len != 12 ||
+		    hm_dlms_datetime_format(v->data, buf, sizeof buf) < 0)
+			return HM_ERR_MALFORMED_APDU;
+		hm_reading_set_text(r, f, buf, strlen(buf));
+		return HM_ERR_OK;
+	}
+	if (hm_profile_is_int(v)) { /* Kamstrup DK sends its serial as double-long-unsigned */
+		char buf[24];
+		int n = snprintf(buf, sizeof buf, "%lld", (long long)v->ival);
+		hm_reading_set_text(r, f, buf, (size_t)n);
+		return HM_ERR_OK;
+	}
+	if (!hm_profile_is_string(v))
+		return HM_ERR_MALFORMED_APDU;
+	hm_reading_set_text(r, f, (const char *)v->data, v->len);
+	return HM_ERR_OK;
+}
+
+/* An unnamed value, kept as an extra with its scaler and unit. */
+static void put_extra(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
+                      uint8_t unit)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct hm_extra x = {.unit = unit};
+	memcpy(x.obis, obis, 6);
+	if (hm_profile_is_int(v)) {
+		x.num = (struct hm_num){.m = v->ival, .e = (int16_t)scaler};
+	} else if (v->tag == HM_AXDR_VISIBLE_STRING || v->tag == HM_AXDR_UTF8_STRING) {
+		size_t n = v->len < sizeof x.text - 1 ? v->len : sizeof x.text - 1;
+		x.is_text = true;
+		memcpy(x.text, v->data, n);
+	} else { /* octet-strings, dates, floats, bit-strings: hex, cut to fit */
+		size_t o = 0;
+		x.is_text = true;
+		for (size_t i = 0; i < v->len && o + 2 < sizeof x.text; i++) {
+			x.text[o++] = hex[v->data[i] >> 4];
+			x.text[o++] = hex[v->data[i] & 15];
+		}
+	}
+	hm_reading_add_extra(r, &x);
+}
+
+enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
+                           uint8_t unit)
+{
+	if (v->tag == HM_AXDR_NULL)
+		return HM_ERR_OK;
+	if (v->tag == HM_AXDR_ARRAY || v->tag == HM_AXDR_STRUCTURE)
+		return HM_ERR_MALFORMED_APDU;
+	r->items++;
+	int tf = text_field_by_obis(obis);
+	if (tf >= 0) {
+		if (hm_profile_put_text(r, tf, v) == HM_ERR_OK)
+			return HM_ERR_OK;
+		put_extra(r, obis, v, scaler, unit); /* e.g. an unspecified clock: kept raw */
+		return HM_ERR_OK;
+	}
+	int f = obis[0] == 1 && obis[5] == 0xFF ? hm_num_field_by_obis(obis[2], obis[3], obis[4]) : -1;
+	if (f >= 0 && hm_profile_is_int(v)) {
+		uint8_t want = hm_profile_field_unit(f);
+		if (unit == HM_UNIT_NONE || unit == want)
+			return hm_profile_put_num(r, f, v, scaler, unit);
+	}
+	put_extra(r, obis, v, scaler, unit);
+	return HM_ERR_OK;
+}
+
+int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *r,
+                    void (*implicit)(int field, int *scaler, uint8_t *unit, void *ctx), void *ctx)
+{
+	int pairs = 0;
+	unsigned i = from;
+	while (i < ax->n) {
+		const struct hm_axdr_item *o = &ax->item[i];
+		if (!hm_profile_is_obis(o) || i + 1 >= ax->n || ax->item[i + 1].depth != o->depth) {
+			i++;
+			continue;
+		}
+		unsigned v = i + 1, k = hm_axdr_skip(ax, v);
+		int scaler = 0;
+		uint8_t unit = HM_UNIT_NONE;
+		const struct hm_axdr_item *s = k < ax->n ? &ax->item[k] : NULL;
+		if (s && s->depth == o->depth && s->tag == HM_AXDR_STRUCTURE && s->len == 2 &&
+		    ax->item[k + 1].tag == HM_AXDR_INT8 && ax->item[k + 2].tag == HM_AXDR_ENUM) {
+			scaler = (int)ax->item[k + 1].ival;
+			unit = (uint8_t)ax->item[k + 2].ival;
+			k += 3;
+		} else if (implicit) {
+			int f = o->data[0] == 1 ? hm_num_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
+			if (f >= 0)
+				implicit(f, &scaler, &unit, ctx);
+		}
+		enum hm_err err = hm_profile_put(r, o->data, &ax->item[v], scaler, unit);
+		if (err != HM_ERR_OK)
+			return -(int)err;
+		pairs++;
+		i = k;
+	}
+	return pairs;
+}

@@ -1,0 +1,69 @@
+/*
+ * aidon.c - Aidon HAN lists, Norway (AIDON_V0001) and Sweden.
+ *
+ * The notification body is an array of structures, one per register:
+ *   { OBIS octet-string(6), value, { scaler integer, unit enum } }   numbers
+ *   { OBIS octet-string(6), value }                                  strings, clock
+ * The value is m * 10^scaler in the DLMS unit; Wh and varh become kWh and
+ * kvarh.  List 1 is a one-element array (1.0.1.7.0.255), list 2 adds the
+ * identity strings, list 3 the clock and energies.  IT-network meters
+ * (6525, 6540) omit 51.7.0 (L2 current): a missing register is just absent.
+ * Swedish lists and list 1 carry no list version; a list whose version is
+ * not AIDON_* has the same shape but is another make's (generic obis).
+ */
+#include <string.h>
+
+#include "profiles.h"
+
+#define AIDON_PREFIX "AIDON_" /* list version "AIDON_V0001" */
+
+static enum hm_err aidon_decode(const struct hm_apdu *a, struct hm_reading *r)
+{
+	const struct hm_axdr *ax = &a->ax;
+	const struct hm_axdr_item *top = &ax->item[0];
+
+	/* Mine: an array whose first element is a structure opening with an OBIS code. */
+	if (ax->n < 3 || top->tag != HM_AXDR_ARRAY || ax->item[1].tag != HM_AXDR_STRUCTURE ||
+	    !hm_profile_is_obis(&ax->item[2]))
+		return HM_ERR_NOT_MINE;
+
+	/* The same shape from another make (its list version says so) goes to the generic profile. */
+	static const uint8_t list_version[] = {0, 2, 129, 255}; /* x.x.0.2.129.255, C..F */
+	for (unsigned i = 2; i + 1 < ax->n; i++) {
+		const struct hm_axdr_item *o = &ax->item[i], *v = &ax->item[i + 1];
+		if (hm_profile_is_obis(o) && memcmp(o->data + 2, list_version, sizeof list_version) == 0 &&
+		    hm_profile_is_string(v) &&
+		    (v->len < strlen(AIDON_PREFIX) || memcmp(v->data, AIDON_PREFIX, strlen(AIDON_PREFIX)) != 0))
+			return HM_ERR_NOT_MINE;
+	}
+
+	/* Every element must have that shape: {OBIS, value} or {OBIS, value, {int8, enum}}. */
+	unsigned i = 1;
+	for (unsigned e = 0; e < top->len; e++) {
+		const struct hm_axdr_item *s = &ax->item[i];
+		if (i + 2 >= ax->n || s->tag != HM_AXDR_STRUCTURE || (s->len != 2 && s->len != 3) ||
+		    !hm_profile_is_obis(&ax->item[i + 1]))
+			return HM_ERR_UNKNOWN_LIST;
+		unsigned v = i + 2, k = hm_axdr_skip(ax, v);
+		int scaler = 0;
+		uint8_t unit = HM_UNIT_NONE;
+		if (s->len == 3) {
+			if (k + 2 >= ax->n || ax->item[k].tag != HM_AXDR_STRUCTURE || ax->item[k].len != 2 ||
+			    ax->item[k + 1].tag != HM_AXDR_INT8 || ax->item[k + 2].tag != HM_AXDR_ENUM)
+				return HM_ERR_UNKNOWN_LIST;
+			scaler = (int)ax->item[k + 1].ival;
+			unit = (uint8_t)ax->item[k + 2].ival;
+		}
+		enum hm_err err = hm_profile_put(r, ax->item[i + 1].data, &ax->item[v], scaler, unit);
+		if (err != HM_ERR_OK)
+			return err;
+		i = hm_axdr_skip(ax, i);
+	}
+	return HM_ERR_OK;
+}
+
+const struct hm_profile hm_profile_aidon = {
+    .name = "aidon",
+    .manufacturer = "Aidon",
+    .decode = aidon_decode,
+};

@@ -1,0 +1,66 @@
+/*
+ * profiles.h - internal: the profiles of hm_profiles[] and the helpers they
+ * share (src/core/profile.c).  Not installed; sinks and sources use profile.h.
+ */
+#ifndef HM_CORE_PROFILES_H
+#define HM_CORE_PROFILES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hanmeter/profile.h"
+
+extern const struct hm_profile hm_profile_aidon;
+extern const struct hm_profile hm_profile_kaifa;
+extern const struct hm_profile hm_profile_kamstrup;
+extern const struct hm_profile hm_profile_wienernetze;
+extern const struct hm_profile hm_profile_obis;
+
+/* DLMS unit codes (IEC 62056-62, Blue Book "unit" enumeration) we convert. */
+enum hm_dlms_unit {
+	HM_UNIT_NONE = 0,    /* not given: the field's own unit, scaler as passed */
+	HM_UNIT_W = 27,      /* active power */
+	HM_UNIT_VAR = 29,    /* reactive power */
+	HM_UNIT_WH = 30,     /* active energy */
+	HM_UNIT_VARH = 32,   /* reactive energy */
+	HM_UNIT_A = 33,      /* current */
+	HM_UNIT_V = 35,      /* voltage */
+	HM_UNIT_COUNT = 255, /* "count": dimensionless (power factor) */
+};
+
+/* True if it is an octet-string of 6 bytes, i.e. can be an OBIS code. */
+bool hm_profile_is_obis(const struct hm_axdr_item *it);
+
+/* The DLMS unit code matching field f's unit ("W" -> 27, "kWh" -> 30 (Wh)). */
+uint8_t hm_profile_field_unit(enum hm_num_field f);
+
+/* True for the A-XDR integer types (and enum, boolean). */
+bool hm_profile_is_int(const struct hm_axdr_item *it);
+/* True for octet-, visible- and utf8-strings. */
+bool hm_profile_is_string(const struct hm_axdr_item *it);
+
+/* Stores one value the list identifies by OBIS code: a named numeric field
+ * (value * 10^scaler in the DLMS unit, converted to the field's unit: Wh ->
+ * kWh), a named text field (identity strings, the clock), or else an extra.
+ * A value whose unit disagrees with the field's is kept as an extra, never
+ * relabelled.  null-data values (Kamstrup placeholders) are skipped.
+ * HM_ERR_OK, or HM_ERR_MALFORMED_APDU for a container where a value belongs. */
+enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
+                           uint8_t unit);
+
+/* Sets numeric field f from an integer item with the given scaler and unit. */
+enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const struct hm_axdr_item *v, int scaler,
+                               uint8_t unit);
+
+/* Sets text field f from a string item (the clock: formatted date-time). */
+enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, const struct hm_axdr_item *v);
+
+/* Walks every {OBIS, value[, {scaler, unit}]} in the list (structures of
+ * pairs, or flat OBIS/value sequences) from item `from` on and stores each
+ * with hm_profile_put.  Pairs without a scaler/unit structure get
+ * (scaler, unit) from implicit(f) when implicit is given, else scaler 0 and
+ * HM_UNIT_NONE.  Returns the number of pairs found (>= 0) or -(enum hm_err). */
+int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *r,
+                    void (*implicit)(int field, int *scaler, uint8_t *unit, void *ctx), void *ctx);
+
+#endif

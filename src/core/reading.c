@@ -1,0 +1,182 @@
+/*
+ * reading.c - the canonical reading: the tables behind reading.h's X-macros,
+ * setters, lookups by OBIS and by name, and exact decimal formatting.
+ *
+ * Numbers are m * 10^e and are printed from the integer digits, never
+ * through binary floating point, so 94064.59 stays 94064.59.
+ */
+#include <string.h>
+
+#include "hanmeter/reading.h"
+
+const struct hm_num_info hm_num_info[HM_NUM_COUNT] = {
+#define HM_NF_INFO(id, nm, un, c, d, e, dc, sc) \
+	[HM_NUM_##id] = {                       \
+	    .name = nm, .unit = un, .obis_c = c, .obis_d = d, .obis_e = e, .device_class = dc, .state_class = sc},
+    HM_NUM_FIELDS(HM_NF_INFO)
+#undef HM_NF_INFO
+};
+
+const char *const hm_text_name[HM_TEXT_COUNT] = {
+#define HM_TF_NAME(id, nm) [HM_TEXT_##id] = nm,
+    HM_TEXT_FIELDS(HM_TF_NAME)
+#undef HM_TF_NAME
+};
+
+void hm_reading_clear(struct hm_reading *r)
+{
+	memset(r, 0, sizeof *r);
+}
+
+void hm_reading_set_num(struct hm_reading *r, enum hm_num_field f, int64_t m, int e)
+{
+	if ((unsigned)f >= HM_NUM_COUNT)
+		return;
+	/* Normalise: drop trailing decimal zeros of the mantissa (2300 * 10^-2 -> 23 * 10^0). */
+	while (m != 0 && m % 10 == 0 && e < INT16_MAX) {
+		m /= 10;
+		e++;
+	}
+	if (m == 0)
+		e = 0;
+	if (e < INT16_MIN)
+		e = INT16_MIN; /* far below any meter's resolution; callers pass -9..+9 */
+	if (e > INT16_MAX)
+		e = INT16_MAX;
+	r->num[f] = (struct hm_num){.m = m, .e = (int16_t)e};
+	r->num_set[f / 64] |= UINT64_C(1) << (f % 64);
+}
+
+bool hm_reading_has_num(const struct hm_reading *r, enum hm_num_field f)
+{
+	return (unsigned)f < HM_NUM_COUNT && (r->num_set[f / 64] >> (f % 64) & 1);
+}
+
+/* Copies len bytes to dst (cap bytes) as printable ASCII: bytes outside
+ * 0x20..0x7E become \xNN; the result is cut at a whole character. */
+static void printable(char *dst, size_t cap, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c < 0x7F) {
+			if (o + 1 >= cap)
+				break;
+			dst[o++] = (char)c;
+		} else {
+			if (o + 4 >= cap)
+				break;
+			dst[o++] = '\\';
+			dst[o++] = 'x';
+			dst[o++] = hex[c >> 4];
+			dst[o++] = hex[c & 15];
+		}
+	}
+	dst[o] = 0;
+}
+
+void hm_reading_set_text(struct hm_reading *r, enum hm_text_field f, const char *s, size_t len)
+{
+	if ((unsigned)f >= HM_TEXT_COUNT)
+		return;
+	printable(r->text[f], sizeof r->text[f], s, len);
+	r->text_set |= UINT32_C(1) << f;
+}
+
+bool hm_reading_has_text(const struct hm_reading *r, enum hm_text_field f)
+{
+	return (unsigned)f < HM_TEXT_COUNT && (r->text_set >> f & 1);
+}
+
+bool hm_reading_add_extra(struct hm_reading *r, const struct hm_extra *x)
+{
+	if (r->n_extra >= HM_EXTRA_MAX) {
+		r->extra_dropped++;
+		return false;
+	}
+	struct hm_extra *d = &r->extra[r->n_extra++];
+	*d = *x;
+	if (d->is_text) /* keep the invariant: NUL-terminated and printable */
+		printable(d->text, sizeof d->text, x->text, strnlen(x->text, sizeof x->text));
+	return true;
+}
+
+int hm_num_field_by_obis(uint8_t c, uint8_t d, uint8_t e)
+{
+	for (int i = 0; i < HM_NUM_COUNT; i++)
+		if (hm_num_info[i].obis_c == c && hm_num_info[i].obis_d == d && hm_num_info[i].obis_e == e)
+			return i;
+	return -1;
+}
+
+int hm_num_field_by_name(const char *name)
+{
+	for (int i = 0; i < HM_NUM_COUNT; i++)
+		if (strcmp(hm_num_info[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+int hm_text_field_by_name(const char *name)
+{
+	for (int i = 0; i < HM_TEXT_COUNT; i++)
+		if (strcmp(hm_text_name[i], name) == 0)
+			return i;
+	return -1;
+}
+
+int hm_num_format(struct hm_num v, char *buf, size_t cap)
+{
+	char dig[24]; /* the magnitude's decimal digits, least significant first */
+	int nd = 0;
+	uint64_t mag = v.m < 0 ? (uint64_t)0 - (uint64_t)v.m : (uint64_t)v.m; /* also INT64_MIN */
+	do {
+		dig[nd++] = (char)('0' + mag % 10);
+		mag /= 10;
+	} while (mag);
+	int e = v.m == 0 ? 0 : v.e;
+	/* Drop trailing zeros that sit behind the decimal point. */
+	int lead = 0; /* least significant digits to skip */
+	while (e < 0 && lead < nd - 1 && dig[lead] == '0') {
+		lead++;
+		e++;
+	}
+	if (e < 0 && dig[lead] == '0') /* can only be the value 0 */
+		e = 0;
+
+	size_t o = 0;
+	int frac = e < 0 ? -e : 0;   /* digits after the point */
+	int intd = nd - lead - frac; /* digits before it (may be <= 0) */
+	size_t need = (size_t)(v.m < 0) + (size_t)(intd > 0 ? intd : 1) + (frac ? 1 + (size_t)frac : 0) +
+	              (size_t)(e > 0 ? e : 0) + 1;
+	if (need > cap)
+		return -1;
+	if (v.m < 0)
+		buf[o++] = '-';
+	if (intd <= 0)
+		buf[o++] = '0';
+	for (int i = nd - 1; i >= nd - intd && i >= lead; i--)
+		buf[o++] = dig[i];
+	for (int i = 0; i < e; i++)
+		buf[o++] = '0';
+	if (frac) {
+		buf[o++] = '.';
+		for (int i = 0; i < -intd; i++)
+			buf[o++] = '0';
+		for (int i = (intd > 0 ? nd - intd : nd) - 1; i >= lead; i--)
+			buf[o++] = dig[i];
+	}
+	buf[o] = 0;
+	return (int)o;
+}
+
+double hm_num_to_double(struct hm_num v)
+{
+	/* One multiplication or division by an exact power of ten (exact up to
+	 * 1e22) gives the correctly rounded value for |m| < 2^53. */
+	double p = 1;
+	for (int e = v.e < 0 ? -v.e : v.e; e > 0; e--)
+		p *= 10;
+	return v.e < 0 ? (double)v.m / p : (double)v.m * p;
+}
