@@ -33,6 +33,11 @@
 /* OBIS-coded values the core has no name for, kept per reading. */
 #define HM_EXTRA_MAX 32
 
+/* One P1/DSMR telegram, '/' to the CR LF after the CRC.  A DSMR 5 telegram
+ * with every line is ~1 KiB; the text message 0-0:96.13.0 may add 1024
+ * characters hex-encoded (2048).  4 KiB holds the longest with margin. */
+#define HM_P1_MAX 4096
+
 /* A JSON rendering of one full reading: ~60 fields at <= 48 bytes each
  * plus extras; 8 KiB is ample and checked at run time. */
 #define HM_JSON_MAX 8192
