@@ -174,3 +174,93 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# --- hardening: fuzzing, 32-bit ARM, valgrind --------------------------------
+#   make fuzz [FUZZ_SECONDS=30]  the libFuzzer entries tests/fuzz/fuzz_*.c (clang),
+#                       seeded from $(VECTORS) at run time, each run FUZZ_SECONDS;
+#                       prints executions/s and coverage per entry
+#   make fuzz-replay    the same entries as plain programs ($(O)/fuzz/replay_NAME),
+#                       which tests/fuzz/regress.test runs under `make check`
+#   make check-arm      the core and its unit tests cross-built for 32-bit ARM
+#                       (armhf), run under qemu-arm
+#   make check-valgrind the unit tests and replays (no sanitizers) under valgrind
+# An entry lists the files it needs on a " * needs: FILE..." line of its
+# header comment; entries whose files have not landed yet are left out.
+# These targets install their own packages; `make check` does not need them.
+FUZZ_PKGS     := clang libclang-rt-14-dev python3
+ARM_PKGS      := gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user python3
+VALGRIND_PKGS := valgrind python3
+FUZZ_SECONDS  ?= 30
+FUZZ_CC       ?= clang
+FUZZ_O        := build/fuzz
+FUZZ_CFLAGS   := -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer \
+                 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+fuzz_needs   = $(shell sed -n 's/^ \* needs: //p' tests/fuzz/fuzz_$(1).c)
+fuzz_ready   = $(if $(strip $(foreach f,$(call fuzz_needs,$(1)),$(if $(wildcard $(f)),,x))),,$(1))
+fuzz_daemon  = $(filter src/daemon/%,$(call fuzz_needs,$(1)))
+FUZZ_ALL     := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(foreach e,$(FUZZ_ALL),$(call fuzz_ready,$(e)))
+FUZZ_HDRS    := $(wildcard tests/fuzz/*.h include/hanmeter/*.h)
+fobj = $(patsubst %.c,$(FUZZ_O)/obj/%.o,$(1))
+
+.PHONY: fuzz fuzz-run fuzz-replay fuzz-entries fuzz-deps check-arm arm-deps check-valgrind valgrind-deps
+
+# apt-get install the packages in $(1) that are missing.
+define pkg_install
+	@missing=""; for p in $(1); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+endef
+
+fuzz-deps:
+	$(call pkg_install,$(FUZZ_PKGS))
+arm-deps:
+	$(call pkg_install,$(ARM_PKGS))
+valgrind-deps:
+	$(call pkg_install,$(VALGRIND_PKGS))
+
+fuzz: deps fuzz-deps
+	$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(addprefix $(FUZZ_O)/fuzz_,$(FUZZ_NAMES))
+	HM_SRCDIR=$(CURDIR) VECTORS=$(VECTORS) tests/fuzz/run-fuzz $(FUZZ_O) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+$(FUZZ_O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Isrc -Isrc/daemon $(DAEMON_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_O)/libcore.a: $(call fobj,$(CORE_SRC))
+$(FUZZ_O)/libcommon.a: $(call fobj,$(COMMON_SRC))
+$(FUZZ_O)/libdaemon.a: $(call fobj,$(DAEMON_SRC))
+$(FUZZ_O)/libcore.a $(FUZZ_O)/libcommon.a $(FUZZ_O)/libdaemon.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(FUZZ_O)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $$(if $$(call fuzz_daemon,$$*),$(FUZZ_O)/libdaemon.a) \
+		$(FUZZ_O)/libcommon.a $(FUZZ_O)/libcore.a
+	$(FUZZ_CC) $(CPPFLAGS) -Isrc -Isrc/daemon -Itests/fuzz $(DAEMON_CFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer \
+		-o $@ $< $(filter %.a,$^) $(if $(call fuzz_daemon,$*),$(DAEMON_LIBS)) $(CORE_LIBS)
+
+fuzz-replay: $(addprefix $(O)/fuzz/replay_,$(FUZZ_NAMES))
+fuzz-entries:
+	@echo $(FUZZ_NAMES)
+
+$(O)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDRS) \
+		$$(if $$(call fuzz_daemon,$$*),$(LIBDAEMON)) $(LIBCOMMON) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Isrc -Isrc/daemon -Itests/fuzz $(DAEMON_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ \
+		$< tests/fuzz/replay.c $(filter %.a,$^) $(if $(call fuzz_daemon,$*),$(DAEMON_LIBS)) $(CORE_LIBS)
+
+check-arm: deps arm-deps
+	HM_SRCDIR=$(CURDIR) VECTORS=$(VECTORS) tests/arm/check-arm
+
+check-valgrind: deps valgrind-deps
+	$(MAKE) --no-print-directory all $(UNIT_BIN) fuzz-replay
+	HM_BUILD=$(abspath $(O)) HM_SRCDIR=$(CURDIR) VECTORS=$(VECTORS) tests/fuzz/valgrind $(UNIT_BIN)

@@ -1,0 +1,699 @@
+/*
+ * mqtt.c - the MQTT sink: readings, availability, Home Assistant discovery
+ * and raw frames to a broker (topics in mqtt.h).
+ *
+ * libmosquitto runs on the daemon's sd-event loop, no thread of its own:
+ * mosquitto_connect_async() starts a non-blocking connect, its socket is
+ * watched with sd_event_add_io() (EPOLLOUT only while mosquitto_want_write()),
+ * readable -> mosquitto_loop_read(), writable -> mosquitto_loop_write(), and
+ * a 1 s timer calls mosquitto_loop_misc() for keepalive PINGREQs.
+ *
+ * libmosquitto resolves the host name inside connect with a blocking
+ * getaddrinfo(), so a name is first resolved with getaddrinfo_a() (polled
+ * from a timer) and the numeric address is handed to it.  With TLS the name
+ * itself is passed, because the certificate is checked against it; that
+ * lookup then normally hits a warm cache, but may block on a dead resolver.
+ *
+ * Broker away: readings wait in a bounded queue (queue.h: power-only
+ * readings are evicted before energy totals) and go out, in order, after
+ * the next CONNACK.  Messages handed to libmosquitto with QoS >= 1 and not
+ * yet acknowledged when the link drops are kept and resent by libmosquitto
+ * itself after the reconnect; with QoS 0 such messages can be lost.
+ * Reconnects back off 1 s, 2 s, 4 s ... 60 s.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mosquitto.h>
+
+#include "hanmeter/profile.h"
+#include "log.h"
+#include "sink/format.h"
+#include "sink/ha_discovery.h"
+#include "sink/mqtt.h"
+#include "sink/queue.h"
+#include "sink/strbuf.h"
+
+#define MISC_INTERVAL_US   1000000u  /* mosquitto_loop_misc(): keepalive granularity */
+#define RETRY_MIN_MS       1000u     /* first reconnect delay */
+#define RETRY_MAX_MS       60000u    /* back-off cap */
+#define RESOLVE_POLL_US    20000u    /* getaddrinfo_a() progress check */
+#define RESOLVE_TIMEOUT_US 10000000u /* give up on a lookup after 10 s */
+#define STOP_FLUSH_MS      2000      /* stop(): time allowed to send the last messages */
+#define NUM_WORDS          ((HM_NUM_COUNT + 63) / 64)
+
+struct mq_meter {
+	bool identified;               /* ident is known: discovery can be published */
+	char ident[HM_TEXT_MAX];       /* meter id (HA device identifier) */
+	char model[HM_TEXT_MAX];       /* meter_model, "" if unknown */
+	char sw_version[HM_TEXT_MAX];  /* list_version, "" if unknown */
+	const char *manufacturer;      /* from the profile, or NULL */
+	uint64_t seen[NUM_WORDS];      /* fields this meter has sent */
+	uint64_t announced[NUM_WORDS]; /* fields with a config sent on this connection */
+	bool online;                   /* the meter's source is delivering */
+	char state_topic[HM_QUEUE_TOPIC_MAX];
+	char avail_topic[HM_QUEUE_TOPIC_MAX];
+};
+
+struct mq {
+	struct hm_daemon *d;
+	const struct hm_mqtt_conf *c;
+	struct mosquitto *mosq;
+	sd_event_source *io;      /* the broker socket, while there is one */
+	int io_fd;                /* the fd io watches */
+	sd_event_source *misc;    /* loop_misc timer */
+	sd_event_source *retry;   /* reconnect timer (armed while waiting) */
+	sd_event_source *resolve; /* getaddrinfo_a() poll timer */
+	struct lookup *lookup;    /* the name lookup in progress, or NULL */
+	uint64_t resolve_deadline;
+	bool connected; /* CONNACK received, not yet disconnected */
+	bool stopping;
+	unsigned retry_ms;
+	struct hm_queue q;
+	struct mq_meter *meter; /* d->n_meters entries */
+	char status_topic[HM_QUEUE_TOPIC_MAX];
+	char topic[HM_QUEUE_TOPIC_MAX];     /* scratch */
+	char payload[HM_QUEUE_PAYLOAD_MAX]; /* scratch */
+	char rawhex[2 * HM_HDLC_FRAME_MAX + 1];
+	struct hm_ratelimit rl_conn, rl_queue;
+	/* counters (debug log at stop) */
+	uint64_t published, publish_errors, connects, raw_dropped;
+};
+
+/* A getaddrinfo_a() request.  Allocated apart from struct mq because glibc
+ * keeps writing to it until the lookup ends: one that cannot be cancelled
+ * is left to glibc (a few hundred bytes, once per stop mid-lookup). */
+struct lookup {
+	struct gaicb gai;
+	struct addrinfo hints;
+	char name[HM_CONF_STR];
+};
+
+/* Drops a lookup: freed if glibc is done with it, else left to glibc. */
+static void lookup_drop(struct lookup *l)
+{
+	if (!l)
+		return;
+	if (gai_error(&l->gai) == EAI_INPROGRESS && gai_cancel(&l->gai) == EAI_NOTCANCELED)
+		return;
+	if (l->gai.ar_result)
+		freeaddrinfo(l->gai.ar_result);
+	free(l);
+}
+
+/* The running instance, for hm_mqtt_publish(). */
+static struct mq *running;
+
+static void schedule_retry(struct mq *s);
+static void update_io(struct mq *s);
+
+static uint64_t now_us(struct mq *s)
+{
+	uint64_t t = 0;
+	sd_event_now(s->d->event, CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+static int publish(struct mq *s, const char *topic, const char *payload, size_t len, int qos, bool retain)
+{
+	if (!s->connected)
+		return -ENOTCONN;
+	int rc = mosquitto_publish(s->mosq, NULL, topic, (int)len, payload, qos, retain);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		s->publish_errors++;
+		unsigned sup;
+		if (hm_ratelimit_ok(&s->rl_conn, &sup))
+			hm_log(LOG_WARNING, "mqtt: publish to %s failed: %s", topic, mosquitto_strerror(rc));
+		return rc == MOSQ_ERR_NO_CONN ? -ENOTCONN : -EIO;
+	}
+	s->published++;
+	update_io(s);
+	return 0;
+}
+
+static int publish_str(struct mq *s, const char *topic, const char *payload, int qos, bool retain)
+{
+	return publish(s, topic, payload, strlen(payload), qos, retain);
+}
+
+static void publish_availability(struct mq *s, unsigned i)
+{
+	publish_str(s, s->meter[i].avail_topic,
+	            s->meter[i].online ? HM_HA_PAYLOAD_AVAILABLE : HM_HA_PAYLOAD_NOT_AVAILABLE, s->c->qos, true);
+}
+
+/* Sends a discovery config for every field meter i has sent and that was
+ * not announced on this connection yet. */
+static void publish_discovery(struct mq *s, unsigned i)
+{
+	struct mq_meter *mm = &s->meter[i];
+	if (!s->c->homeassistant || !mm->identified || !s->connected)
+		return;
+	const struct hm_ha_device dev = {
+	    .meter = s->d->meter[i].conf->name,
+	    .ident = mm->ident,
+	    .manufacturer = mm->manufacturer,
+	    .model = mm->model[0] ? mm->model : NULL,
+	    .sw_version = mm->sw_version[0] ? mm->sw_version : NULL,
+	};
+	const struct hm_ha_topics t = {
+	    .discovery_prefix = s->c->discovery_prefix,
+	    .state = mm->state_topic,
+	    .daemon_status = s->status_topic,
+	    .availability = mm->avail_topic,
+	};
+	for (int f = 0; f < HM_NUM_COUNT; f++) {
+		uint64_t bit = UINT64_C(1) << (f % 64);
+		if (!(mm->seen[f / 64] & bit) || (mm->announced[f / 64] & bit))
+			continue;
+		int tl = hm_ha_config_topic(&t, &dev, (enum hm_num_field)f, s->topic, sizeof s->topic);
+		int pl = hm_ha_config_payload(&t, &dev, (enum hm_num_field)f, s->payload, sizeof s->payload);
+		if (tl < 0 || pl < 0) {
+			hm_log_meter(LOG_ERR, dev.meter, "mqtt: discovery message for %s too long",
+			             hm_num_info[f].name);
+			continue;
+		}
+		if (publish(s, s->topic, s->payload, (size_t)pl, s->c->qos, true) == 0)
+			mm->announced[f / 64] |= bit;
+	}
+}
+
+/* Hands held messages to libmosquitto, oldest first, while connected. */
+static void flush_queue(struct mq *s)
+{
+	const struct hm_queue_msg *m;
+	unsigned n = 0;
+	while (s->connected && (m = hm_queue_peek(&s->q))) {
+		if (publish(s, m->topic, m->payload, m->payload_len, m->qos, m->retain) < 0)
+			break;
+		hm_queue_pop(&s->q);
+		n++;
+	}
+	if (n)
+		hm_log(LOG_INFO, "mqtt: sent %u held message%s, %u still held", n, n == 1 ? "" : "s",
+		       hm_queue_len(&s->q));
+}
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+	struct mq *s = obj;
+	(void)mosq;
+	if (rc != 0) {
+		hm_log(LOG_ERR, "mqtt: %s:%u refused the connection: %s", s->c->host, s->c->port,
+		       mosquitto_connack_string(rc));
+		return; /* libmosquitto drops the link; on_disconnect schedules the retry */
+	}
+	s->connected = true;
+	s->retry_ms = 0;
+	s->connects++;
+	hm_log(LOG_INFO, "mqtt: connected to %s:%u", s->c->host, s->c->port);
+	publish_str(s, s->status_topic, HM_HA_PAYLOAD_AVAILABLE, s->c->qos, true);
+	for (unsigned i = 0; i < s->d->n_meters; i++) {
+		/* a new connection may be a broker that lost its retained
+		 * messages: announce everything again */
+		memset(s->meter[i].announced, 0, sizeof s->meter[i].announced);
+		publish_discovery(s, i);
+		publish_availability(s, i);
+	}
+	flush_queue(s);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+	struct mq *s = obj;
+	(void)mosq;
+	bool was = s->connected;
+	s->connected = false;
+	if (s->stopping)
+		return;
+	unsigned sup;
+	if (was && hm_ratelimit_ok(&s->rl_conn, &sup))
+		hm_log(LOG_WARNING, "mqtt: lost %s:%u: %s", s->c->host, s->c->port,
+		       rc ? mosquitto_strerror(rc) : "disconnected");
+	schedule_retry(s);
+}
+
+static void drop_io(struct mq *s)
+{
+	s->io = sd_event_source_disable_unref(s->io);
+	s->io_fd = -1;
+}
+
+static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata);
+
+/* Watches libmosquitto's socket for what it needs now. */
+static void update_io(struct mq *s)
+{
+	int fd = mosquitto_socket(s->mosq);
+	if (fd != s->io_fd)
+		drop_io(s);
+	if (fd < 0)
+		return;
+	uint32_t ev = EPOLLIN | (mosquitto_want_write(s->mosq) ? EPOLLOUT : 0);
+	if (!s->io) {
+		int r = sd_event_add_io(s->d->event, &s->io, fd, ev, on_io, s);
+		if (r < 0) {
+			hm_log(LOG_ERR, "mqtt: cannot watch the broker socket: %s", strerror(-r));
+			return;
+		}
+		s->io_fd = fd;
+	} else {
+		sd_event_source_set_io_events(s->io, ev);
+	}
+}
+
+/* A loop call failed (rc).  libmosquitto has usually closed the socket and
+ * called on_disconnect already, which armed the retry; if not, do it here. */
+static void link_failed(struct mq *s, int rc)
+{
+	drop_io(s);
+	if (s->retry || s->stopping)
+		return;
+	unsigned sup;
+	if (hm_ratelimit_ok(&s->rl_conn, &sup))
+		hm_log(LOG_WARNING, "mqtt: %s %s:%u: %s", s->connected ? "lost" : "cannot reach", s->c->host,
+		       s->c->port, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+	s->connected = false;
+	schedule_retry(s);
+}
+
+static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+	struct mq *s = userdata;
+	int rc = MOSQ_ERR_SUCCESS;
+	(void)es;
+	(void)fd;
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		rc = mosquitto_loop_read(s->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS && (revents & EPOLLOUT) && mosquitto_socket(s->mosq) >= 0)
+		rc = mosquitto_loop_write(s->mosq, 1);
+	if (rc != MOSQ_ERR_SUCCESS)
+		link_failed(s, rc);
+	else
+		update_io(s);
+	return 0;
+}
+
+static int on_misc(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct mq *s = userdata;
+	(void)usec;
+	if (mosquitto_socket(s->mosq) >= 0) {
+		int rc = mosquitto_loop_misc(s->mosq);
+		if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN)
+			link_failed(s, rc);
+		else
+			update_io(s);
+	}
+	sd_event_source_set_time_relative(es, MISC_INTERVAL_US);
+	return 0;
+}
+
+/* Starts libmosquitto's connect to host (a numeric address, or with TLS the name). */
+static void connect_to(struct mq *s, const char *host)
+{
+	int rc = mosquitto_connect_async(s->mosq, host, s->c->port, (int)s->c->keepalive_s);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		unsigned sup;
+		if (hm_ratelimit_ok(&s->rl_conn, &sup))
+			hm_log(LOG_WARNING, "mqtt: connecting to %s:%u: %s", s->c->host, s->c->port,
+			       rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		schedule_retry(s);
+		return;
+	}
+	update_io(s);
+}
+
+static int on_resolve(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct mq *s = userdata;
+	struct lookup *l = s->lookup;
+	int rc = l ? gai_error(&l->gai) : EAI_SYSTEM;
+	if (rc == EAI_INPROGRESS && usec < s->resolve_deadline) {
+		sd_event_source_set_time_relative(es, RESOLVE_POLL_US);
+		return 0;
+	}
+	sd_event_source_set_enabled(es, SD_EVENT_OFF);
+	s->lookup = NULL;
+	if (rc == EAI_INPROGRESS)
+		rc = EAI_AGAIN;
+	if (rc != 0) {
+		lookup_drop(l);
+		unsigned sup;
+		if (hm_ratelimit_ok(&s->rl_conn, &sup))
+			hm_log(LOG_WARNING, "mqtt: cannot resolve %s: %s", s->c->host, gai_strerror(rc));
+		schedule_retry(s);
+		return 0;
+	}
+	char addr[NI_MAXHOST];
+	rc = getnameinfo(l->gai.ar_result->ai_addr, l->gai.ar_result->ai_addrlen, addr, sizeof addr, NULL, 0,
+	                 NI_NUMERICHOST);
+	lookup_drop(l);
+	if (rc != 0) {
+		schedule_retry(s);
+		return 0;
+	}
+	hm_log(LOG_DEBUG, "mqtt: %s is %s", s->c->host, addr);
+	connect_to(s, s->c->tls ? s->c->host : addr);
+	return 0;
+}
+
+static bool is_numeric(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+static void begin_connect(struct mq *s)
+{
+	if (is_numeric(s->c->host)) {
+		connect_to(s, s->c->host);
+		return;
+	}
+	struct lookup *l = calloc(1, sizeof *l);
+	if (!l) {
+		schedule_retry(s);
+		return;
+	}
+	struct gaicb *list[1] = {&l->gai};
+	snprintf(l->name, sizeof l->name, "%s", s->c->host);
+	l->hints.ai_family = AF_UNSPEC;
+	l->hints.ai_socktype = SOCK_STREAM;
+	l->gai.ar_name = l->name;
+	l->gai.ar_request = &l->hints;
+	int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+	if (rc != 0) {
+		free(l);
+		hm_log(LOG_WARNING, "mqtt: cannot resolve %s: %s", s->c->host, gai_strerror(rc));
+		schedule_retry(s);
+		return;
+	}
+	s->lookup = l;
+	s->resolve_deadline = now_us(s) + RESOLVE_TIMEOUT_US;
+	if (!s->resolve) {
+		if (sd_event_add_time_relative(s->d->event, &s->resolve, CLOCK_MONOTONIC, RESOLVE_POLL_US, 0,
+		                               on_resolve, s) < 0) {
+			hm_log(LOG_ERR, "mqtt: cannot arm the resolver timer");
+			return;
+		}
+	} else {
+		sd_event_source_set_time_relative(s->resolve, RESOLVE_POLL_US);
+	}
+	sd_event_source_set_enabled(s->resolve, SD_EVENT_ONESHOT);
+}
+
+static int on_retry(sd_event_source *es, uint64_t usec, void *userdata)
+{
+	struct mq *s = userdata;
+	(void)usec;
+	(void)es;
+	s->retry = sd_event_source_disable_unref(s->retry);
+	begin_connect(s);
+	return 0;
+}
+
+static void schedule_retry(struct mq *s)
+{
+	if (s->stopping || s->retry)
+		return;
+	drop_io(s);
+	s->retry_ms = s->retry_ms ? s->retry_ms * 2 : RETRY_MIN_MS;
+	if (s->retry_ms > RETRY_MAX_MS)
+		s->retry_ms = RETRY_MAX_MS;
+	int r = sd_event_add_time_relative(s->d->event, &s->retry, CLOCK_MONOTONIC, (uint64_t)s->retry_ms * 1000u, 0,
+	                                   on_retry, s);
+	if (r < 0)
+		hm_log(LOG_ERR, "mqtt: cannot arm the reconnect timer: %s", strerror(-r));
+	else
+		hm_log(LOG_DEBUG, "mqtt: reconnecting in %u ms", s->retry_ms);
+}
+
+static unsigned meter_index(struct mq *s, const struct hm_meter *m)
+{
+	return (unsigned)(m - s->d->meter);
+}
+
+static void copy_text(char *dst, const struct hm_reading *r, enum hm_text_field f)
+{
+	if (hm_reading_has_text(r, f))
+		snprintf(dst, HM_TEXT_MAX, "%s", r->text[f]);
+}
+
+/* Learns identity and fields from a reading; true if discovery has news. */
+static bool learn(struct mq_meter *mm, const struct hm_reading *r)
+{
+	bool news = false;
+	const char *ident = hm_ha_ident(r);
+	if (ident && (!mm->identified || strcmp(ident, mm->ident) != 0)) {
+		snprintf(mm->ident, sizeof mm->ident, "%s", ident);
+		mm->identified = true;
+		memset(mm->announced, 0, sizeof mm->announced);
+		news = true;
+	}
+	copy_text(mm->model, r, HM_TEXT_METER_MODEL);
+	copy_text(mm->sw_version, r, HM_TEXT_LIST_VERSION);
+	if (r->profile) {
+		const struct hm_profile *p = hm_profile_find(r->profile);
+		if (p)
+			mm->manufacturer = p->manufacturer;
+	}
+	for (int w = 0; w < NUM_WORDS; w++) {
+		if (r->num_set[w] & ~mm->seen[w])
+			news = true;
+		mm->seen[w] |= r->num_set[w];
+	}
+	return news && mm->identified;
+}
+
+static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading *r)
+{
+	struct mq *s = state;
+	unsigned i = meter_index(s, m);
+	struct mq_meter *mm = &s->meter[i];
+
+	if (learn(mm, r))
+		publish_discovery(s, i);
+
+	int len = hm_format_state(m->conf->name, r, s->payload, sizeof s->payload);
+	if (len < 0) {
+		hm_log_meter(LOG_ERR, m->conf->name, "mqtt: state message too long for %zu bytes", sizeof s->payload);
+		return;
+	}
+	bool energy = hm_format_has_energy(r);
+	if (hm_queue_len(&s->q) == 0 &&
+	    publish(s, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain) == 0)
+		return;
+	int rc = hm_queue_push(&s->q, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain, energy);
+	if (rc > 0) {
+		unsigned sup;
+		if (hm_ratelimit_ok(&s->rl_queue, &sup))
+			hm_log_meter(LOG_WARNING, m->conf->name,
+			             "mqtt: hold queue full (%u): dropped the oldest %s reading (%" PRIu64
+			             " power-only, %" PRIu64 " with energy totals dropped so far)",
+			             s->q.cap, rc == 2 ? "energy" : "power-only", s->q.dropped_power,
+			             s->q.dropped_energy);
+	}
+	flush_queue(s);
+}
+
+static void mq_availability(void *state, struct hm_meter *m, bool online)
+{
+	struct mq *s = state;
+	unsigned i = meter_index(s, m);
+	s->meter[i].online = online;
+	publish_availability(s, i);
+}
+
+static void mq_frame(void *state, struct hm_meter *m, const struct hm_frame *f)
+{
+	struct mq *s = state;
+	static const char hex[] = "0123456789abcdef";
+	if (!s->c->publish_raw || f->err != HM_ERR_OK || !f->raw)
+		return;
+	if (!s->connected) {
+		s->raw_dropped++; /* raw frames are diagnostics: not held */
+		return;
+	}
+	size_t n = f->raw_len;
+	if (2 * n + 1 > sizeof s->rawhex)
+		n = (sizeof s->rawhex - 1) / 2;
+	for (size_t k = 0; k < n; k++) {
+		s->rawhex[2 * k] = hex[f->raw[k] >> 4];
+		s->rawhex[2 * k + 1] = hex[f->raw[k] & 15];
+	}
+	snprintf(s->topic, sizeof s->topic, "%s/%s/raw", s->c->topic_prefix, m->conf->name);
+	publish(s, s->topic, s->rawhex, 2 * n, 0, false);
+}
+
+static void mq_free(struct mq *s)
+{
+	if (running == s)
+		running = NULL;
+	drop_io(s);
+	s->misc = sd_event_source_disable_unref(s->misc);
+	s->retry = sd_event_source_disable_unref(s->retry);
+	lookup_drop(s->lookup);
+	s->lookup = NULL;
+	s->resolve = sd_event_source_disable_unref(s->resolve);
+	if (s->mosq)
+		mosquitto_destroy(s->mosq);
+	mosquitto_lib_cleanup();
+	hm_queue_free(&s->q);
+	free(s->meter);
+	free(s);
+}
+
+static void mq_stop(void *state)
+{
+	struct mq *s = state;
+	s->stopping = true;
+	if (s->connected) {
+		/* A clean DISCONNECT suppresses the will: say offline ourselves. */
+		for (unsigned i = 0; i < s->d->n_meters; i++) {
+			s->meter[i].online = false;
+			publish_availability(s, i);
+		}
+		publish_str(s, s->status_topic, HM_HA_PAYLOAD_NOT_AVAILABLE, s->c->qos, true);
+		/* Bounded flush: at most STOP_FLUSH_MS in 100 ms steps. */
+		for (int t = 0; t < STOP_FLUSH_MS / 100 && mosquitto_want_write(s->mosq); t++)
+			if (mosquitto_loop(s->mosq, 100, 1) != MOSQ_ERR_SUCCESS)
+				break;
+		mosquitto_disconnect(s->mosq);
+		mosquitto_loop_write(s->mosq, 1);
+	}
+	if (hm_queue_len(&s->q))
+		hm_log(LOG_WARNING, "mqtt: stopping with %u readings never delivered", hm_queue_len(&s->q));
+	hm_log(LOG_DEBUG,
+	       "mqtt: %" PRIu64 " published, %" PRIu64 " publish errors, %" PRIu64 " connects, %" PRIu64
+	       " queued, %" PRIu64 "/%" PRIu64 " power/energy dropped",
+	       s->published, s->publish_errors, s->connects, s->q.queued, s->q.dropped_power, s->q.dropped_energy);
+	mq_free(s);
+}
+
+static int topic_join(char *buf, size_t cap, const char *prefix, const char *meter, const char *leaf)
+{
+	int n = meter ? snprintf(buf, cap, "%s/%s/%s", prefix, meter, leaf) : snprintf(buf, cap, "%s/%s", prefix, leaf);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static int setup(struct mq *s)
+{
+	const struct hm_mqtt_conf *c = s->c;
+	char client_id[HM_CONF_NAME + 16];
+	int rc;
+
+	if (c->client_id[0]) {
+		snprintf(client_id, sizeof client_id, "%s", c->client_id);
+	} else {
+		char host[HM_CONF_NAME] = "localhost";
+		gethostname(host, sizeof host - 1);
+		snprintf(client_id, sizeof client_id, "hanmeterd-%s", host);
+	}
+	s->mosq = mosquitto_new(client_id, true, s);
+	if (!s->mosq)
+		return -errno;
+	if (c->username[0]) {
+		rc = mosquitto_username_pw_set(s->mosq, c->username, c->password[0] ? c->password : NULL);
+		if (rc != MOSQ_ERR_SUCCESS)
+			goto fail;
+	}
+	if (c->tls) {
+		rc = mosquitto_tls_set(s->mosq, c->cafile[0] ? c->cafile : NULL, c->capath[0] ? c->capath : NULL,
+		                       c->certfile[0] ? c->certfile : NULL, c->keyfile[0] ? c->keyfile : NULL, NULL);
+		if (rc == MOSQ_ERR_INVAL && !c->cafile[0] && !c->capath[0])
+			rc = MOSQ_ERR_SUCCESS; /* no CA given: the system store, below */
+		if (rc != MOSQ_ERR_SUCCESS)
+			goto fail;
+		if (!c->cafile[0] && !c->capath[0]) {
+			rc = mosquitto_int_option(s->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+			if (rc != MOSQ_ERR_SUCCESS)
+				goto fail;
+		}
+		rc = mosquitto_tls_insecure_set(s->mosq, c->tls_insecure);
+		if (rc != MOSQ_ERR_SUCCESS)
+			goto fail;
+	}
+	rc = mosquitto_will_set(s->mosq, s->status_topic, (int)strlen(HM_HA_PAYLOAD_NOT_AVAILABLE),
+	                        HM_HA_PAYLOAD_NOT_AVAILABLE, c->qos, true);
+	if (rc != MOSQ_ERR_SUCCESS)
+		goto fail;
+	mosquitto_connect_callback_set(s->mosq, on_connect);
+	mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
+	return 0;
+fail:
+	/* never name the password; the file paths are fine */
+	hm_log(LOG_ERR, "mqtt: setting up the client: %s",
+	       rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+	return -EINVAL;
+}
+
+static int mq_start(struct hm_daemon *d, void **state)
+{
+	struct mq *s = calloc(1, sizeof *s);
+	int r;
+	if (!s)
+		return -ENOMEM;
+	s->d = d;
+	s->c = &d->conf->mqtt;
+	s->io_fd = -1;
+	s->rl_conn = (struct hm_ratelimit)HM_RATELIMIT_INIT(60, 5);
+	s->rl_queue = (struct hm_ratelimit)HM_RATELIMIT_INIT(60, 3);
+	mosquitto_lib_init();
+	s->meter = calloc(d->n_meters ? d->n_meters : 1, sizeof *s->meter);
+	r = s->meter ? hm_queue_init(&s->q, s->c->queue_max ? s->c->queue_max : 1) : -ENOMEM;
+	if (r < 0)
+		goto fail;
+	r = topic_join(s->status_topic, sizeof s->status_topic, s->c->topic_prefix, NULL, "status");
+	for (unsigned i = 0; i < d->n_meters && r == 0; i++) {
+		r = topic_join(s->meter[i].state_topic, HM_QUEUE_TOPIC_MAX, s->c->topic_prefix, d->meter[i].conf->name,
+		               "state");
+		if (r == 0)
+			r = topic_join(s->meter[i].avail_topic, HM_QUEUE_TOPIC_MAX, s->c->topic_prefix,
+			               d->meter[i].conf->name, "availability");
+	}
+	if (r < 0) {
+		hm_log(LOG_ERR, "mqtt: topic_prefix too long");
+		goto fail;
+	}
+	r = setup(s);
+	if (r < 0)
+		goto fail;
+	r = sd_event_add_time_relative(d->event, &s->misc, CLOCK_MONOTONIC, MISC_INTERVAL_US, 0, on_misc, s);
+	if (r < 0)
+		goto fail;
+	sd_event_source_set_enabled(s->misc, SD_EVENT_ON);
+	running = s;
+	begin_connect(s);
+	*state = s;
+	return 0;
+fail:
+	mq_free(s);
+	return r;
+}
+
+static bool mq_enabled(const struct hm_config *c)
+{
+	return c->mqtt.enabled;
+}
+
+int hm_mqtt_publish(const char *topic, const char *payload, int qos, bool retain)
+{
+	if (!running)
+		return -ENOTCONN;
+	return publish_str(running, topic, payload, qos, retain);
+}
+
+const struct hm_sink_ops hm_sink_mqtt = {
+    .name = "mqtt",
+    .enabled = mq_enabled,
+    .start = mq_start,
+    .reading = mq_reading,
+    .availability = mq_availability,
+    .frame = mq_frame,
+    .stop = mq_stop,
+};
