@@ -44,4 +44,9 @@
  * bytes.  Twice that leaves room for new fields; a real list takes 0.3-2 KiB. */
 #define HM_JSON_MAX 16384
 
+/* One P1/DSMR telegram, '/' to the CR LF after the CRC.  A DSMR 5 telegram
+ * with every line is ~1 KiB; the text message 0-0:96.13.0 may add 1024
+ * characters hex-encoded (2048).  4 KiB holds the longest with margin. */
+#define HM_P1_MAX 4096
+
 #endif
