@@ -189,7 +189,7 @@ class Subscriber:
         # MQTT 5 retain-as-published: live messages keep their retain flag
         cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-F", "%j", "-q", "1",
                "-V", "5", "--retain-as-published"]
-        for t in self.topics:
+        for t in tuple(self.topics) + ("harness/marker/#",):
             cmd += ["-t", t]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
