@@ -2,9 +2,11 @@
  * decode.h - from a frame's information field to a reading: the one call
  * sources and the tool make after the framer.
  *
- * Auto-detection tries the profile that matched last time first, then the
- * table in order.  All scratch space lives in struct hm_decoder (no
- * allocation); the caller owns it, one per stream.
+ * Auto-detection tries the profile that matched last time first (unless it
+ * is a fallback, like the generic OBIS profile, which would shadow the
+ * others), then the table in order; a forced profile is the only one tried.
+ * All scratch space lives in struct hm_decoder (no allocation); the caller
+ * owns it, one per stream.
  */
 #ifndef HANMETER_DECODE_H
 #define HANMETER_DECODE_H
