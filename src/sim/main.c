@@ -9,7 +9,7 @@
  * fast as the readers take them).  --expect writes the values of every list
  * as JSON lines: the oracle the tests compare decoders against.
  *
- * One process, one thread, one poll() loop.  --streams N runs N meters (each
+ * One process, one thread, one epoll loop.  --streams N runs N meters (each
  * its own id and seed) on N ptys or N TCP ports; every reader of a stream
  * gets the live stream from the next frame on.  A reader that falls behind
  * loses whole frames (counted), as it would on a real port; with --fast the
@@ -21,11 +21,12 @@
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,10 +44,18 @@
 #define FAST_BATCH       64          /* lists per stream per loop turn with --fast */
 #define MAX_FRAME_MIN    32          /* smallest --max-frame that leaves room for data */
 #define HDLC_LEN_MAX     2047        /* IEC 62056-46: 11-bit frame length */
+#define EVENTS_MAX       256         /* epoll events taken per wake-up */
 
 enum out_kind { OUT_STDOUT, OUT_PTY, OUT_TCP };
 
+/* What an epoll event is about: the first member of struct stream (its
+ * listening socket) and of struct conn; NULL data is the signalfd. */
+enum watch { W_LISTEN = 1, W_CONN };
+
 struct conn {
+	enum watch kind;  /* W_CONN */
+	struct stream *s; /* the stream it reads */
+	bool want_out;    /* registered for EPOLLOUT: bytes are waiting */
 	int fd;           /* -1 = free */
 	uint8_t *buf;     /* CONN_BUF bytes waiting for the reader */
 	size_t len;       /* bytes held */
@@ -54,6 +63,7 @@ struct conn {
 };
 
 struct stream {
+	enum watch kind; /* W_LISTEN */
 	struct sim_meter m;
 	struct sim_rng fault; /* --garbage/--corrupt draws, apart from the model */
 	int listen_fd;        /* OUT_TCP */
@@ -62,6 +72,7 @@ struct stream {
 	char pty_path[128];
 	struct conn conn[CONNS_PER_STREAM];
 	uint64_t lists; /* lists generated */
+	int64_t lag_ms; /* real-time offset: streams are spread over 10 s, as unsynchronised meters are */
 	bool done;
 };
 
@@ -98,6 +109,8 @@ static struct {
 } stats;
 
 static struct stream *streams;
+static int epfd = -1;
+static uint64_t conns_waiting; /* readers with bytes not yet written */
 static FILE *expect_file;
 static int64_t real0_ms;
 
@@ -385,10 +398,28 @@ static int open_listener(struct stream *s, unsigned port, char *name, size_t cap
 	return 0;
 }
 
+/* Keeps c's epoll interest (EPOLLOUT only while bytes wait) and the count
+ * of waiting readers in step with c->len. */
+static void conn_watch(struct conn *c)
+{
+	bool want = c->len > 0;
+	if (want == c->want_out)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	c->want_out = want;
+	if (want)
+		conns_waiting++;
+	else
+		conns_waiting--;
+}
+
 static void conn_close(struct conn *c)
 {
+	c->len = 0;
+	conn_watch(c);
 	if (c->fd >= 0)
-		close(c->fd);
+		close(c->fd); /* also leaves the epoll set */
 	free(c->buf);
 	stats.dropped += c->dropped;
 	c->fd = -1;
@@ -403,8 +434,17 @@ static struct conn *conn_open(struct stream *s, int fd)
 		struct conn *c = &s->conn[i];
 		if (c->fd >= 0)
 			continue;
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		if (!(c->buf = malloc(CONN_BUF)))
 			return NULL;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			free(c->buf);
+			c->buf = NULL;
+			return NULL;
+		}
+		c->kind = W_CONN;
+		c->s = s;
+		c->want_out = false;
 		c->fd = fd;
 		c->len = 0;
 		return c;
@@ -420,11 +460,14 @@ static int conn_flush(struct conn *c)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -errno;
+			break;
 		}
 		memmove(c->buf, c->buf + n, c->len - (size_t)n);
 		c->len -= (size_t)n;
 	}
+	conn_watch(c);
 	return 0;
 }
 
@@ -468,7 +511,7 @@ static int emit(struct stream *s, unsigned idx)
 	uint8_t info[INFO_MAX], wire[WIRE_MAX];
 	char json[2048];
 	int list;
-	int n = sim_meter_emit(&s->m, info, sizeof info, json, sizeof json, &list);
+	int n = sim_meter_emit(&s->m, info, sizeof info, expect_file ? json : NULL, sizeof json, &list);
 	if (n < 0) {
 		fprintf(stderr, "hanmeter-sim: list does not fit the buffers (bug)\n");
 		exit(1);
@@ -528,6 +571,8 @@ static int emit(struct stream *s, unsigned idx)
 		c->len += len;
 		if (conn_flush(c) < 0 && opt.out == OUT_TCP)
 			conn_close(c);
+		else
+			conn_watch(c);
 	}
 	return 0;
 }
@@ -542,7 +587,7 @@ static bool stream_done(const struct stream *s)
 /* Real time (CLOCK_MONOTONIC ms) at which s's next list is due. */
 static int64_t due_ms(const struct stream *s)
 {
-	return real0_ms + (int64_t)ceil((double)(s->m.t_ms - opt.start_ms) / opt.speed);
+	return real0_ms + s->lag_ms + (int64_t)ceil((double)(s->m.t_ms - opt.start_ms) / opt.speed);
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -565,8 +610,19 @@ static void cleanup_link(void)
 	}
 }
 
+/* Many streams and readers need many descriptors: take the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int setup(void)
 {
+	raise_fd_limit();
 	streams = calloc(opt.streams, sizeof *streams);
 	if (!streams)
 		return -ENOMEM;
@@ -575,6 +631,7 @@ static int setup(void)
 		/* stream i draws from seed + i: stream 0 equals a one-stream run */
 		sim_meter_init(&s->m, opt.make, opt.phases, opt.seed + i, opt.start_ms);
 		s->fault.s = (opt.seed + i) ^ 0xFA017FA017FA017Fu;
+		s->lag_ms = opt.speed > 0 ? (int64_t)(10000.0 * i / opt.streams / opt.speed) : 0;
 		s->listen_fd = s->pty_fd = s->pty_slave = -1;
 		for (unsigned k = 0; k < CONNS_PER_STREAM; k++)
 			s->conn[k].fd = -1;
@@ -589,6 +646,10 @@ static int setup(void)
 			snprintf(name, sizeof name, "%s", s->pty_path);
 		} else if (opt.out == OUT_TCP) {
 			rc = open_listener(s, opt.tcp_port ? opt.tcp_port + i : 0, name, sizeof name);
+			struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+			s->kind = W_LISTEN;
+			if (rc == 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, s->listen_fd, &ev))
+				rc = -errno;
 		}
 		if (rc < 0) {
 			fprintf(stderr, "hanmeter-sim: %s: %s\n", opt.out == OUT_PTY ? "pty" : opt.tcp_host,
@@ -638,18 +699,15 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sfd < 0 || setup() < 0) {
-		if (sfd < 0)
-			perror("hanmeter-sim: signalfd");
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event sev = {.events = EPOLLIN, .data.ptr = NULL};
+	if (sfd < 0 || epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &sev)) {
+		perror("hanmeter-sim: signalfd/epoll");
 		return 1;
 	}
-
-	size_t maxfds = 1 + (size_t)opt.streams * (1 + CONNS_PER_STREAM);
-	struct pollfd *pfd = calloc(maxfds, sizeof *pfd);
-	struct conn **pconn = calloc(maxfds, sizeof *pconn);
-	struct stream **pstream = calloc(maxfds, sizeof *pstream);
-	if (!pfd || !pconn || !pstream)
+	if (setup() < 0)
 		return 1;
+
 	real0_ms = mono_ms();
 	int rc = 0;
 	bool stop = false;
@@ -680,57 +738,35 @@ int main(int argc, char **argv)
 				fprintf(stderr, "hanmeter-sim: stdout: %s\n", strerror(-rc));
 			break;
 		}
-		bool pending = false;
-		for (unsigned i = 0; i < opt.streams; i++)
-			for (unsigned k = 0; k < CONNS_PER_STREAM; k++)
-				pending |= streams[i].conn[k].len > 0;
-		if (all_done && !pending)
+		if (all_done && conns_waiting == 0)
 			break;
 
 		/* wait for readers, clients and the clock */
-		size_t n = 0;
-		pfd[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
-		for (unsigned i = 0; i < opt.streams; i++) {
-			struct stream *s = &streams[i];
-			if (s->listen_fd >= 0) {
-				pconn[n] = NULL, pstream[n] = s;
-				pfd[n++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
-			}
-			for (unsigned k = 0; k < CONNS_PER_STREAM; k++) {
-				struct conn *c = &s->conn[k];
-				if (c->fd < 0)
-					continue;
-				pconn[n] = c, pstream[n] = s;
-				pfd[n++] = (struct pollfd){.fd = c->fd, .events = POLLIN | (c->len ? POLLOUT : 0)};
-			}
-		}
 		int timeout = -1;
 		if (busy)
 			timeout = 0;
 		else if (next != INT64_MAX)
 			timeout = next - now > 60000 ? 60000 : (int)(next - now);
-		if (all_done && pending && timeout < 0)
+		if (all_done && timeout < 0)
 			timeout = 5000; /* a reader that never reads must not hold us forever */
-		int pr = poll(pfd, n, timeout);
-		if (pr < 0 && errno != EINTR) {
-			perror("hanmeter-sim: poll");
+		struct epoll_event ev[EVENTS_MAX];
+		int nev = epoll_wait(epfd, ev, EVENTS_MAX, timeout);
+		if (nev < 0 && errno != EINTR) {
+			perror("hanmeter-sim: epoll_wait");
 			rc = -errno;
 			break;
 		}
-		if (pr == 0 && all_done)
+		if (nev == 0 && all_done)
 			break;
-		for (size_t i = 0; i < n && pr > 0; i++) {
-			if (!pfd[i].revents)
-				continue;
-			if (i == 0) {
+		for (int i = 0; i < nev; i++) {
+			if (!ev[i].data.ptr) {
 				struct signalfd_siginfo si;
 				if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
 					stop = true;
 				continue;
 			}
-			struct stream *s = pstream[i];
-			struct conn *c = pconn[i];
-			if (!c) {
+			if (*(enum watch *)ev[i].data.ptr == W_LISTEN) {
+				struct stream *s = ev[i].data.ptr;
 				int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 				if (fd >= 0 && (all_done || !conn_open(s, fd))) {
 					close(fd);
@@ -738,7 +774,10 @@ int main(int argc, char **argv)
 				}
 				continue;
 			}
-			if (pfd[i].revents & POLLIN) {
+			struct conn *c = ev[i].data.ptr;
+			if (c->fd < 0)
+				continue; /* closed by an earlier event of this batch */
+			if (ev[i].events & EPOLLIN) {
 				if (opt.out == OUT_PTY) {
 					drain(c->fd); /* whatever a reader writes back */
 				} else {
@@ -750,11 +789,11 @@ int main(int argc, char **argv)
 					}
 				}
 			}
-			if (pfd[i].revents & (POLLERR | POLLHUP) && opt.out == OUT_TCP) {
+			if (ev[i].events & (EPOLLERR | EPOLLHUP) && opt.out == OUT_TCP) {
 				conn_close(c);
 				continue;
 			}
-			if (pfd[i].revents & POLLOUT && conn_flush(c) < 0 && opt.out == OUT_TCP)
+			if (ev[i].events & EPOLLOUT && conn_flush(c) < 0 && opt.out == OUT_TCP)
 				conn_close(c);
 		}
 	}
@@ -781,9 +820,6 @@ int main(int argc, char **argv)
 		        (unsigned long long)stats.bytes, (unsigned long long)stats.garbage_bytes,
 		        (unsigned long long)stats.corrupted, (unsigned long long)stats.dropped,
 		        (unsigned long long)stats.refused);
-	free(pfd);
-	free(pconn);
-	free(pstream);
 	free(streams);
 	return rc < 0 && rc != -EPIPE ? 1 : 0;
 }

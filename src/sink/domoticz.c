@@ -388,7 +388,7 @@ static int dz_start(struct hm_daemon *d, void **state)
 {
 	const struct hm_domoticz_conf *c = &d->conf->domoticz;
 	int r = -ENOMEM;
-	if (d->n_meters == 0)
+	if (d->conf->n_meters == 0)
 		return -EINVAL;
 	if (!c->mqtt && !c->url[0]) {
 		hm_log(LOG_ERR, "domoticz: no url (and mqtt = no)");
@@ -404,7 +404,7 @@ static int dz_start(struct hm_daemon *d, void **state)
 	s->d = d;
 	s->c = c;
 	s->rl = (struct hm_ratelimit)HM_RATELIMIT_INIT(300, 5);
-	s->meter = c->meter[0] ? c->meter : d->meter[0].conf->name;
+	s->meter = c->meter[0] ? c->meter : d->conf->meter[0].name;
 	hm_reading_clear(&s->latest);
 	snprintf(s->base, sizeof s->base, "%s", c->url);
 	for (size_t n = strlen(s->base); n && s->base[n - 1] == '/'; n--)
