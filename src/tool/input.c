@@ -5,7 +5,7 @@
  * tcp-listen: the meter's bytes, unchanged), a serial port (through
  * src/common/serial.c: libserialport for adapters, termios for ptys).  A
  * byte source is read in whatever chunks read() returns and every chunk is
- * one unit for the HDLC framer.
+ * one unit for the stream's framer (HDLC, M-Bus or P1, see hanmeter.c).
  *
  * Hex text (the vectors' format, and what -l writes: a *.hex file, --hex, or
  * a regular file whose first byte is '#') is read line by line.

@@ -3,7 +3,8 @@
  *
  *  -x  every frame (and bare APDU) as one hex line, preceded by a comment
  *      with the header fields and the HCS/FCS verdict; the output is itself
- *      a hex capture that hanmeter reads back.
+ *      a hex capture that hanmeter reads back.  An M-Bus message shows its
+ *      reassembled APDU, a P1 telegram its text, a KMP frame its registers.
  *  -p  the data-notification: header, then the A-XDR body as an indented
  *      tree, tags named (DLMS Green Book Data CHOICE), OBIS codes written
  *      A-B:C.D.E*F (IEC 62056-6-1), {scaler, unit} pairs with the unit's
@@ -301,6 +302,9 @@ static void print_fields(struct hm_tool *t, const struct hm_reading *r)
 			printf(" = %s%s%s\n", v, u ? " " : "", u ? u : "");
 		}
 	}
+	if (r->extra_dropped)
+		printf("# %u more values without a name did not fit (HM_EXTRA_MAX %d)\n", r->extra_dropped,
+		       HM_EXTRA_MAX);
 	putchar('\n');
 }
 
