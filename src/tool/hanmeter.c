@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hanmeter/profile.h"
 
@@ -465,6 +466,9 @@ int main(int argc, char **argv)
 		return hm_serial_list() < 0 ? 1 : 0;
 
 	t->input = optind < argc ? argv[optind] : "-";
+	if (optind == argc && isatty(STDIN_FILENO))
+		fprintf(stderr, "hanmeter: reading %s from the terminal (try 'hanmeter --help')\n",
+		        t->hex ? "hex text" : "raw bytes");
 	t->kind = input_kind(t->input);
 	if (ends_with(t->input, ".hex") || (t->kind == HM_INPUT_FILE && hm_input_looks_hex(t->input)))
 		t->hex = true;
