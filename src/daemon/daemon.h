@@ -142,7 +142,8 @@ void hm_meter_eof(struct hm_meter *m);
 int hm_meter_init(struct hm_daemon *d, struct hm_meter *m, const struct hm_meter_conf *mc);
 /* Opens m's source; one that fails is retried with back-off, never fatal. */
 void hm_meter_start(struct hm_meter *m);
-/* Closes m's source and drops its timers. */
+/* Closes m's source and drops its timers (at stop and reload; sinks are
+ * not told through availability(): their stop() follows). */
 void hm_meter_stop(struct hm_meter *m);
 /* "serial /dev/ttyUSB0", "tcp host:port", "file PATH": for messages. */
 const char *hm_meter_where(const struct hm_meter *m, char *buf, size_t len);

@@ -292,5 +292,7 @@ void hm_meter_stop(struct hm_meter *m)
 	if (m->source)
 		m->source->close(m);
 	m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
-	set_online(m, false);
+	/* Not an availability change: the sinks stop next and say in their
+	 * stop() what they owe every meter (MQTT: offline, retained). */
+	m->online = false;
 }
