@@ -86,7 +86,6 @@ struct hm_meter {
 	unsigned retry_ms;                  /* current back-off */
 	sd_event_source *retry_timer;       /* armed while the source is closed */
 	unsigned opens;                     /* times the source came online */
-	bool ended;                         /* a file source reached its end (no retry) */
 	struct hm_ratelimit rl_reject;      /* "frame rejected" messages */
 	struct hm_ratelimit rl_fail;        /* "source failed" messages */
 };
