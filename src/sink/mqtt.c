@@ -25,8 +25,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mosquitto.h>
@@ -56,6 +58,7 @@ struct mq_meter {
 	uint64_t seen[NUM_WORDS];      /* fields this meter has sent */
 	uint64_t announced[NUM_WORDS]; /* fields with a config sent on this connection */
 	bool online;                   /* the meter's source is delivering */
+	char name[HM_CONF_NAME];       /* [meter NAME] */
 	char state_topic[HM_QUEUE_TOPIC_MAX];
 	char avail_topic[HM_QUEUE_TOPIC_MAX];
 };
@@ -75,7 +78,8 @@ struct mq {
 	bool stopping;
 	unsigned retry_ms;
 	struct hm_queue q;
-	struct mq_meter *meter; /* d->n_meters entries */
+	struct mq_meter *meter; /* one per [meter] of the configuration */
+	unsigned n_meters;
 	char status_topic[HM_QUEUE_TOPIC_MAX];
 	char topic[HM_QUEUE_TOPIC_MAX];     /* scratch */
 	char payload[HM_QUEUE_PAYLOAD_MAX]; /* scratch */
@@ -83,6 +87,7 @@ struct mq {
 	struct hm_ratelimit rl_conn, rl_queue;
 	/* counters (debug log at stop) */
 	uint64_t published, publish_errors, connects, raw_dropped;
+	uint64_t done; /* publishes libmosquitto reports complete (PUBACK for QoS 1) */
 };
 
 /* A getaddrinfo_a() request.  Allocated apart from struct mq because glibc
@@ -111,6 +116,13 @@ static struct mq *running;
 
 static void schedule_retry(struct mq *s);
 static void update_io(struct mq *s);
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static uint64_t now_us(struct mq *s)
 {
@@ -155,7 +167,7 @@ static void publish_discovery(struct mq *s, unsigned i)
 	if (!s->c->homeassistant || !mm->identified || !s->connected)
 		return;
 	const struct hm_ha_device dev = {
-	    .meter = s->d->meter[i].conf->name,
+	    .meter = mm->name,
 	    .ident = mm->ident,
 	    .manufacturer = mm->manufacturer,
 	    .model = mm->model[0] ? mm->model : NULL,
@@ -213,7 +225,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	s->connects++;
 	hm_log(LOG_INFO, "mqtt: connected to %s:%u", s->c->host, s->c->port);
 	publish_str(s, s->status_topic, HM_HA_PAYLOAD_AVAILABLE, s->c->qos, true);
-	for (unsigned i = 0; i < s->d->n_meters; i++) {
+	for (unsigned i = 0; i < s->n_meters; i++) {
 		/* a new connection may be a broker that lost its retained
 		 * messages: announce everything again */
 		memset(s->meter[i].announced, 0, sizeof s->meter[i].announced);
@@ -221,6 +233,14 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 		publish_availability(s, i);
 	}
 	flush_queue(s);
+}
+
+static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+{
+	struct mq *s = obj;
+	(void)mosq;
+	(void)mid;
+	s->done++;
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
@@ -433,9 +453,16 @@ static void schedule_retry(struct mq *s)
 		hm_log(LOG_DEBUG, "mqtt: reconnecting in %u ms", s->retry_ms);
 }
 
-static unsigned meter_index(struct mq *s, const struct hm_meter *m)
+/* Meter m's slot: by name, since sinks start before the meters exist (and
+ * a reload restarts both). */
+static struct mq_meter *meter_of(struct mq *s, const struct hm_meter *m, unsigned *index)
 {
-	return (unsigned)(m - s->d->meter);
+	for (unsigned i = 0; i < s->n_meters; i++)
+		if (strcmp(s->meter[i].name, m->conf->name) == 0) {
+			*index = i;
+			return &s->meter[i];
+		}
+	return NULL;
 }
 
 static void copy_text(char *dst, const struct hm_reading *r, enum hm_text_field f)
@@ -473,8 +500,10 @@ static bool learn(struct mq_meter *mm, const struct hm_reading *r)
 static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading *r)
 {
 	struct mq *s = state;
-	unsigned i = meter_index(s, m);
-	struct mq_meter *mm = &s->meter[i];
+	unsigned i;
+	struct mq_meter *mm = meter_of(s, m, &i);
+	if (!mm)
+		return;
 
 	if (learn(mm, r))
 		publish_discovery(s, i);
@@ -504,8 +533,11 @@ static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading 
 static void mq_availability(void *state, struct hm_meter *m, bool online)
 {
 	struct mq *s = state;
-	unsigned i = meter_index(s, m);
-	s->meter[i].online = online;
+	unsigned i;
+	struct mq_meter *mm = meter_of(s, m, &i);
+	if (!mm)
+		return;
+	mm->online = online;
 	publish_availability(s, i);
 }
 
@@ -554,15 +586,35 @@ static void mq_stop(void *state)
 	s->stopping = true;
 	if (s->connected) {
 		/* A clean DISCONNECT suppresses the will: say offline ourselves. */
-		for (unsigned i = 0; i < s->d->n_meters; i++) {
+		for (unsigned i = 0; i < s->n_meters; i++) {
 			s->meter[i].online = false;
 			publish_availability(s, i);
 		}
 		publish_str(s, s->status_topic, HM_HA_PAYLOAD_NOT_AVAILABLE, s->c->qos, true);
-		/* Bounded flush: at most STOP_FLUSH_MS in 100 ms steps. */
-		for (int t = 0; t < STOP_FLUSH_MS / 100 && mosquitto_want_write(s->mosq); t++)
-			if (mosquitto_loop(s->mosq, 100, 1) != MOSQ_ERR_SUCCESS)
+		/* Bounded flush: until every publish is acknowledged (messages
+		 * beyond libmosquitto's in-flight window wait for PUBACKs), at
+		 * most STOP_FLUSH_MS.  The loop is gone by now: poll() here.
+		 * (mosquitto_loop()'s own select() was seen to sit on PUBACKs
+		 * for a second and more.) */
+		uint64_t end = mono_us() + STOP_FLUSH_MS * 1000u;
+		while (s->connected && s->done < s->published && mono_us() < end) {
+			struct pollfd p = {.fd = mosquitto_socket(s->mosq), .events = POLLIN};
+			if (mosquitto_want_write(s->mosq))
+				p.events |= POLLOUT;
+			if (p.fd < 0 || poll(&p, 1, 100) < 0)
 				break;
+			int rc = MOSQ_ERR_SUCCESS;
+			if (p.revents & (POLLIN | POLLHUP | POLLERR))
+				rc = mosquitto_loop_read(s->mosq, 1);
+			if (rc == MOSQ_ERR_SUCCESS && (p.revents & POLLOUT))
+				rc = mosquitto_loop_write(s->mosq, 1);
+
+			if (rc != MOSQ_ERR_SUCCESS)
+				break;
+		}
+		if (s->done < s->published)
+			hm_log(LOG_WARNING, "mqtt: stopping with %" PRIu64 " messages unacknowledged",
+			       s->published - s->done);
 		mosquitto_disconnect(s->mosq);
 		mosquitto_loop_write(s->mosq, 1);
 	}
@@ -624,6 +676,7 @@ static int setup(struct mq *s)
 		goto fail;
 	mosquitto_connect_callback_set(s->mosq, on_connect);
 	mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
+	mosquitto_publish_callback_set(s->mosq, on_publish);
 	return 0;
 fail:
 	/* never name the password; the file paths are fine */
@@ -644,17 +697,20 @@ static int mq_start(struct hm_daemon *d, void **state)
 	s->rl_conn = (struct hm_ratelimit)HM_RATELIMIT_INIT(60, 5);
 	s->rl_queue = (struct hm_ratelimit)HM_RATELIMIT_INIT(60, 3);
 	mosquitto_lib_init();
-	s->meter = calloc(d->n_meters ? d->n_meters : 1, sizeof *s->meter);
+	const struct hm_config *conf = d->conf;
+	s->n_meters = conf->n_meters;
+	s->meter = calloc(s->n_meters ? s->n_meters : 1, sizeof *s->meter);
 	r = s->meter ? hm_queue_init(&s->q, s->c->queue_max ? s->c->queue_max : 1) : -ENOMEM;
 	if (r < 0)
 		goto fail;
 	r = topic_join(s->status_topic, sizeof s->status_topic, s->c->topic_prefix, NULL, "status");
-	for (unsigned i = 0; i < d->n_meters && r == 0; i++) {
-		r = topic_join(s->meter[i].state_topic, HM_QUEUE_TOPIC_MAX, s->c->topic_prefix, d->meter[i].conf->name,
-		               "state");
+	for (unsigned i = 0; i < s->n_meters && r == 0; i++) {
+		const char *name = conf->meter[i].name;
+		snprintf(s->meter[i].name, sizeof s->meter[i].name, "%s", name);
+		r = topic_join(s->meter[i].state_topic, HM_QUEUE_TOPIC_MAX, s->c->topic_prefix, name, "state");
 		if (r == 0)
-			r = topic_join(s->meter[i].avail_topic, HM_QUEUE_TOPIC_MAX, s->c->topic_prefix,
-			               d->meter[i].conf->name, "availability");
+			r = topic_join(s->meter[i].avail_topic, HM_QUEUE_TOPIC_MAX, s->c->topic_prefix, name,
+			               "availability");
 	}
 	if (r < 0) {
 		hm_log(LOG_ERR, "mqtt: topic_prefix too long");
