@@ -111,6 +111,16 @@ static void lookup_drop(struct lookup *l)
 	free(l);
 }
 
+/* True if a message may be logged now; says once how many were not. */
+static bool limited(struct hm_ratelimit *rl)
+{
+	unsigned sup = 0;
+	bool ok = hm_ratelimit_ok(rl, &sup);
+	if (sup)
+		hm_log(LOG_WARNING, "mqtt: %u similar messages suppressed", sup);
+	return ok;
+}
+
 /* The running instance, for hm_mqtt_publish(). */
 static struct mq *running;
 
@@ -138,8 +148,7 @@ static int publish(struct mq *s, const char *topic, const char *payload, size_t 
 	int rc = mosquitto_publish(s->mosq, NULL, topic, (int)len, payload, qos, retain);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		s->publish_errors++;
-		unsigned sup;
-		if (hm_ratelimit_ok(&s->rl_conn, &sup))
+		if (limited(&s->rl_conn))
 			hm_log(LOG_WARNING, "mqtt: publish to %s failed: %s", topic, mosquitto_strerror(rc));
 		return rc == MOSQ_ERR_NO_CONN ? -ENOTCONN : -EIO;
 	}
@@ -251,8 +260,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	s->connected = false;
 	if (s->stopping)
 		return;
-	unsigned sup;
-	if (was && hm_ratelimit_ok(&s->rl_conn, &sup))
+	if (was && limited(&s->rl_conn))
 		hm_log(LOG_WARNING, "mqtt: lost %s:%u: %s", s->c->host, s->c->port,
 		       rc ? mosquitto_strerror(rc) : "disconnected");
 	schedule_retry(s);
@@ -294,8 +302,7 @@ static void link_failed(struct mq *s, int rc)
 	drop_io(s);
 	if (s->retry || s->stopping)
 		return;
-	unsigned sup;
-	if (hm_ratelimit_ok(&s->rl_conn, &sup))
+	if (limited(&s->rl_conn))
 		hm_log(LOG_WARNING, "mqtt: %s %s:%u: %s", s->connected ? "lost" : "cannot reach", s->c->host,
 		       s->c->port, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 	s->connected = false;
@@ -337,10 +344,12 @@ static int on_misc(sd_event_source *es, uint64_t usec, void *userdata)
 /* Starts libmosquitto's connect to host (a numeric address, or with TLS the name). */
 static void connect_to(struct mq *s, const char *host)
 {
+	/* libmosquitto closes the old socket and the new one may get its
+	 * number: never keep a watch across a connect */
+	drop_io(s);
 	int rc = mosquitto_connect_async(s->mosq, host, s->c->port, (int)s->c->keepalive_s);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		unsigned sup;
-		if (hm_ratelimit_ok(&s->rl_conn, &sup))
+		if (limited(&s->rl_conn))
 			hm_log(LOG_WARNING, "mqtt: connecting to %s:%u: %s", s->c->host, s->c->port,
 			       rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 		schedule_retry(s);
@@ -364,8 +373,7 @@ static int on_resolve(sd_event_source *es, uint64_t usec, void *userdata)
 		rc = EAI_AGAIN;
 	if (rc != 0) {
 		lookup_drop(l);
-		unsigned sup;
-		if (hm_ratelimit_ok(&s->rl_conn, &sup))
+		if (limited(&s->rl_conn))
 			hm_log(LOG_WARNING, "mqtt: cannot resolve %s: %s", s->c->host, gai_strerror(rc));
 		schedule_retry(s);
 		return 0;
@@ -519,8 +527,7 @@ static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading 
 		return;
 	int rc = hm_queue_push(&s->q, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain, energy);
 	if (rc > 0) {
-		unsigned sup;
-		if (hm_ratelimit_ok(&s->rl_queue, &sup))
+		if (limited(&s->rl_queue))
 			hm_log_meter(LOG_WARNING, m->conf->name,
 			             "mqtt: hold queue full (%u): dropped the oldest %s reading (%" PRIu64
 			             " power-only, %" PRIu64 " with energy totals dropped so far)",
