@@ -262,5 +262,5 @@ check-arm: deps arm-deps
 	HM_SRCDIR=$(CURDIR) VECTORS=$(VECTORS) tests/arm/check-arm
 
 check-valgrind: deps valgrind-deps
-	$(MAKE) --no-print-directory all $(UNIT_BIN) fuzz-replay
+	$(MAKE) --no-print-directory $(UNIT_BIN) fuzz-replay
 	HM_BUILD=$(abspath $(O)) HM_SRCDIR=$(CURDIR) VECTORS=$(VECTORS) tests/fuzz/valgrind $(UNIT_BIN)

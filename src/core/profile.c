@@ -110,7 +110,7 @@ static int unit_shift(uint8_t unit)
 enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const struct hm_axdr_item *v, int scaler,
                                uint8_t unit)
 {
-	if (!hm_profile_is_int(v))
+	if (!hm_profile_is_int(v) || scaler < -HM_SCALER_MAX || scaler > HM_SCALER_MAX)
 		return HM_ERR_MALFORMED_APDU;
 	if (unit == HM_UNIT_NONE)
 		unit = hm_profile_field_unit(f);
@@ -140,7 +140,17 @@ enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, cons
 	return HM_ERR_OK;
 }
 
-/* An unnamed value, kept as an extra with its scaler and unit. */
+/* True if every byte is printable ASCII (an identifier sent as octet-string). */
+static bool printable(const struct hm_axdr_item *v)
+{
+	for (size_t i = 0; i < v->len; i++)
+		if (v->data[i] < 0x20 || v->data[i] > 0x7E)
+			return false;
+	return v->len > 0;
+}
+
+/* An unnamed value, kept as an extra with its scaler and unit: numbers as
+ * they are, text as text, other bytes (dates, floats, binary) in hex. */
 static void put_extra(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
                       uint8_t unit)
 {
@@ -149,7 +159,8 @@ static void put_extra(struct hm_reading *r, const uint8_t obis[6], const struct 
 	memcpy(x.obis, obis, 6);
 	if (hm_profile_is_int(v)) {
 		x.num = (struct hm_num){.m = v->ival, .e = (int16_t)scaler};
-	} else if (v->tag == HM_AXDR_VISIBLE_STRING || v->tag == HM_AXDR_UTF8_STRING) {
+	} else if (v->tag == HM_AXDR_VISIBLE_STRING || v->tag == HM_AXDR_UTF8_STRING ||
+	           (v->tag == HM_AXDR_OCTET_STRING && printable(v))) {
 		size_t n = v->len < sizeof x.text - 1 ? v->len : sizeof x.text - 1;
 		x.is_text = true;
 		memcpy(x.text, v->data, n);
@@ -169,6 +180,8 @@ enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const st
 {
 	if (v->tag == HM_AXDR_NULL)
 		return HM_ERR_OK;
+	if (scaler < -HM_SCALER_MAX || scaler > HM_SCALER_MAX)
+		return HM_ERR_MALFORMED_APDU;
 	if (v->tag == HM_AXDR_ARRAY || v->tag == HM_AXDR_STRUCTURE)
 		return HM_ERR_MALFORMED_APDU;
 	r->items++;
@@ -196,7 +209,10 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 	unsigned i = from;
 	while (i < ax->n) {
 		const struct hm_axdr_item *o = &ax->item[i];
-		if (!hm_profile_is_obis(o) || i + 1 >= ax->n || ax->item[i + 1].depth != o->depth) {
+		/* A pair is an OBIS code and, as its next sibling, a value that is no
+		 * container (else keep looking inside: the code was something else). */
+		if (!hm_profile_is_obis(o) || i + 1 >= ax->n || ax->item[i + 1].depth != o->depth ||
+		    ax->item[i + 1].tag == HM_AXDR_ARRAY || ax->item[i + 1].tag == HM_AXDR_STRUCTURE) {
 			i++;
 			continue;
 		}

@@ -97,8 +97,10 @@ bool hm_reading_add_extra(struct hm_reading *r, const struct hm_extra *x)
 	}
 	struct hm_extra *d = &r->extra[r->n_extra++];
 	*d = *x;
-	if (d->is_text) /* keep the invariant: NUL-terminated and printable */
-		printable(d->text, sizeof d->text, x->text, strnlen(x->text, sizeof x->text));
+	if (d->is_text) { /* keep the invariant: NUL-terminated and printable */
+		const char *end = memchr(x->text, 0, sizeof x->text);
+		printable(d->text, sizeof d->text, x->text, end ? (size_t)(end - x->text) : sizeof x->text);
+	}
 	return true;
 }
 

@@ -15,20 +15,9 @@
  * consecutive slices of one information field (as in the Iskra capture
  * iskra-am550-ch-segmented-3frames.hex: control 0x03, 0x03, 0x13).
  */
-#include "sim.h"
+#include "hanmeter/crc.h"
 
-/* CRC-16/X.25 (reflected 0x1021 = 0x8408, init and final XOR 0xFFFF).
- * Private until the core's hm_crc16_x25() (hanmeter/crc.h) is merged. */
-static uint16_t crc16_x25(const uint8_t *p, size_t n)
-{
-	uint16_t crc = 0xFFFF;
-	while (n--) {
-		crc ^= *p++;
-		for (int i = 0; i < 8; i++)
-			crc = crc & 1 ? (uint16_t)((crc >> 1) ^ 0x8408) : (uint16_t)(crc >> 1);
-	}
-	return (uint16_t)(crc ^ 0xFFFF);
-}
+#include "sim.h"
 
 #define HDLC_FLAG         0x7E
 #define HDLC_FORMAT_TYPE3 0xA000 /* frame format type 3 (0xA in the top nibble) */
@@ -61,12 +50,12 @@ int sim_hdlc_frame(const struct sim_hdlc_addr *a, const uint8_t *info, size_t le
 		for (size_t i = 0; i < a->addr_len; i++)
 			f[3 + i] = a->addr[i];
 		f[1 + head - 1] = more ? (uint8_t)(a->control & ~HDLC_PF) : a->control;
-		uint16_t hcs = crc16_x25(f + 1, head);
+		uint16_t hcs = hm_crc16_x25(f + 1, head);
 		f[1 + head] = (uint8_t)hcs;
 		f[1 + head + 1] = (uint8_t)(hcs >> 8);
 		for (size_t i = 0; i < chunk; i++)
 			f[1 + head + 2 + i] = info[done + i];
-		uint16_t fcs = crc16_x25(f + 1, flen - 2);
+		uint16_t fcs = hm_crc16_x25(f + 1, flen - 2);
 		f[1 + flen - 2] = (uint8_t)fcs;
 		f[1 + flen - 1] = (uint8_t)(fcs >> 8);
 		f[1 + flen] = HDLC_FLAG;

@@ -9,7 +9,7 @@
  * fast as the readers take them).  --expect writes the values of every list
  * as JSON lines: the oracle the tests compare decoders against.
  *
- * One process, one thread, one poll() loop.  --streams N runs N meters (each
+ * One process, one thread, one epoll loop.  --streams N runs N meters (each
  * its own id and seed) on N ptys or N TCP ports; every reader of a stream
  * gets the live stream from the next frame on.  A reader that falls behind
  * loses whole frames (counted), as it would on a real port; with --fast the
@@ -21,11 +21,12 @@
 #include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,18 +36,28 @@
 
 #include "sim.h"
 
-#define INFO_MAX         2048        /* our longest list (Kamstrup hourly, 3-phase) is ~310 bytes */
-#define WIRE_MAX         8192        /* garbage + the frames of one list, even at the smallest --max-frame */
-#define CONN_BUF         (64 * 1024) /* per reader: ~30 s of Aidon lists at 1x */
-#define CONNS_PER_STREAM 64          /* readers per stream; more are turned away */
-#define GARBAGE_MAX      48          /* bytes in one burst of line noise */
-#define FAST_BATCH       64          /* lists per stream per loop turn with --fast */
-#define MAX_FRAME_MIN    32          /* smallest --max-frame that leaves room for data */
-#define HDLC_LEN_MAX     2047        /* IEC 62056-46: 11-bit frame length */
+#define INFO_MAX         2048           /* our longest list (Kamstrup hourly, 3-phase) is ~310 bytes */
+#define WIRE_MAX         8192           /* garbage + the frames of one list, even at the smallest --max-frame */
+#define CONN_BUF         (64 * 1024)    /* per reader: ~30 s of Aidon lists at 1x */
+#define CONNS_PER_STREAM 64             /* readers per stream; more are turned away */
+#define GARBAGE_MAX      48             /* bytes in one burst of line noise */
+#define FAST_BATCH       64             /* lists per stream per loop turn with --fast */
+#define MAX_FRAME_MIN    32             /* smallest --max-frame that leaves room for data */
+#define HDLC_LEN_MAX     2047           /* IEC 62056-46: 11-bit frame length */
+#define EVENTS_MAX       256            /* epoll events taken per wake-up */
+#define LINE_MAX         (4 * WIRE_MAX) /* --baud: bytes queued for the simulated serial line */
+#define LINE_CHUNK       32             /* --baud: most bytes released per wake-up (~ a UART FIFO) */
 
 enum out_kind { OUT_STDOUT, OUT_PTY, OUT_TCP };
 
+/* What an epoll event is about: the first member of struct stream (its
+ * listening socket) and of struct conn; NULL data is the signalfd. */
+enum watch { W_LISTEN = 1, W_CONN };
+
 struct conn {
+	enum watch kind;  /* W_CONN */
+	struct stream *s; /* the stream it reads */
+	bool want_out;    /* registered for EPOLLOUT: bytes are waiting */
 	int fd;           /* -1 = free */
 	uint8_t *buf;     /* CONN_BUF bytes waiting for the reader */
 	size_t len;       /* bytes held */
@@ -54,6 +65,7 @@ struct conn {
 };
 
 struct stream {
+	enum watch kind; /* W_LISTEN */
 	struct sim_meter m;
 	struct sim_rng fault; /* --garbage/--corrupt draws, apart from the model */
 	int listen_fd;        /* OUT_TCP */
@@ -62,6 +74,10 @@ struct stream {
 	char pty_path[128];
 	struct conn conn[CONNS_PER_STREAM];
 	uint64_t lists; /* lists generated */
+	int64_t lag_ms; /* real-time offset: streams are spread over 10 s, as unsynchronised meters are */
+	uint8_t *line;  /* --baud: bytes not yet "on the wire" */
+	size_t line_len;
+	double line_t0; /* --baud: real time (ms) at which line[0] starts */
 	bool done;
 };
 
@@ -79,6 +95,7 @@ static struct {
 	char tcp_host[128];
 	unsigned tcp_port;
 	double garbage, corrupt;
+	unsigned baud; /* 0: a list's bytes go out at once */
 	size_t max_frame;
 	const char *expect;
 	bool quiet;
@@ -94,10 +111,13 @@ static struct {
 };
 
 static struct {
-	uint64_t lists, frames, bytes, garbage_bytes, corrupted, dropped, refused;
+	uint64_t lists, frames, bytes, garbage_bytes, corrupted, dropped, refused, overrun;
 } stats;
 
 static struct stream *streams;
+static int epfd = -1;
+static uint64_t conns_waiting; /* readers with bytes not yet written */
+static double line_rate;       /* --baud: bytes per real ms */
 static FILE *expect_file;
 static int64_t real0_ms;
 
@@ -126,6 +146,7 @@ static void usage(FILE *f)
 	      "      --garbage P       random bytes before a frame with probability P\n"
 	      "      --corrupt P       flip a byte of a frame with probability P\n"
 	      "      --max-frame N     bytes between flags before segmenting (32..2047, default 2047)\n"
+	      "      --baud N          send bytes at a serial line's pace (meters: 2400), times --speed\n"
 	      "  -e, --expect FILE     write the encoded values of every list as JSON lines\n"
 	      "  -q, --quiet           no statistics at exit\n"
 	      "  -h, --help            this text\n"
@@ -195,7 +216,20 @@ static int parse_hostport(const char *s)
 
 static void parse_args(int argc, char **argv)
 {
-	enum { O_START = 256, O_SPEED, O_FAST, O_PTY, O_LINK, O_TCP, O_STREAMS, O_GARBAGE, O_CORRUPT, O_MAXF, O_VER };
+	enum {
+		O_START = 256,
+		O_SPEED,
+		O_FAST,
+		O_PTY,
+		O_LINK,
+		O_TCP,
+		O_STREAMS,
+		O_GARBAGE,
+		O_CORRUPT,
+		O_MAXF,
+		O_BAUD,
+		O_VER
+	};
 	static const struct option lo[] = {
 	    {"meter", required_argument, NULL, 'm'},
 	    {"single-phase", no_argument, NULL, '1'},
@@ -212,6 +246,7 @@ static void parse_args(int argc, char **argv)
 	    {"garbage", required_argument, NULL, O_GARBAGE},
 	    {"corrupt", required_argument, NULL, O_CORRUPT},
 	    {"max-frame", required_argument, NULL, O_MAXF},
+	    {"baud", required_argument, NULL, O_BAUD},
 	    {"expect", required_argument, NULL, 'e'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -282,6 +317,11 @@ static void parse_args(int argc, char **argv)
 			if (parse_u64(optarg, &v) || v < MAX_FRAME_MIN || v > HDLC_LEN_MAX)
 				bad = "--max-frame wants 32..2047";
 			opt.max_frame = (size_t)v;
+			break;
+		case O_BAUD:
+			if (parse_u64(optarg, &v) || v < 300 || v > 4000000)
+				bad = "--baud wants 300..4000000";
+			opt.baud = (unsigned)v;
 			break;
 		case 'e': opt.expect = optarg; break;
 		case 'q': opt.quiet = true; break;
@@ -385,10 +425,28 @@ static int open_listener(struct stream *s, unsigned port, char *name, size_t cap
 	return 0;
 }
 
+/* Keeps c's epoll interest (EPOLLOUT only while bytes wait) and the count
+ * of waiting readers in step with c->len. */
+static void conn_watch(struct conn *c)
+{
+	bool want = c->len > 0;
+	if (want == c->want_out)
+		return;
+	struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+	epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	c->want_out = want;
+	if (want)
+		conns_waiting++;
+	else
+		conns_waiting--;
+}
+
 static void conn_close(struct conn *c)
 {
+	c->len = 0;
+	conn_watch(c);
 	if (c->fd >= 0)
-		close(c->fd);
+		close(c->fd); /* also leaves the epoll set */
 	free(c->buf);
 	stats.dropped += c->dropped;
 	c->fd = -1;
@@ -403,8 +461,17 @@ static struct conn *conn_open(struct stream *s, int fd)
 		struct conn *c = &s->conn[i];
 		if (c->fd >= 0)
 			continue;
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
 		if (!(c->buf = malloc(CONN_BUF)))
 			return NULL;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			free(c->buf);
+			c->buf = NULL;
+			return NULL;
+		}
+		c->kind = W_CONN;
+		c->s = s;
+		c->want_out = false;
 		c->fd = fd;
 		c->len = 0;
 		return c;
@@ -420,11 +487,14 @@ static int conn_flush(struct conn *c)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				return -errno;
+			break;
 		}
 		memmove(c->buf, c->buf + n, c->len - (size_t)n);
 		c->len -= (size_t)n;
 	}
+	conn_watch(c);
 	return 0;
 }
 
@@ -461,6 +531,30 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 /* ---- one list ------------------------------------------------------------ */
 
+/* Hands bytes of stream s to its readers: stdout (blocking), or each pty or
+ * TCP reader's buffer; a reader without room for all of them loses them. */
+static int deliver(struct stream *s, const uint8_t *p, size_t len)
+{
+	if (opt.out == OUT_STDOUT)
+		return write_all(STDOUT_FILENO, p, len);
+	for (unsigned i = 0; i < CONNS_PER_STREAM; i++) {
+		struct conn *c = &s->conn[i];
+		if (c->fd < 0)
+			continue;
+		if (CONN_BUF - c->len < len) {
+			c->dropped++;
+			continue;
+		}
+		memcpy(c->buf + c->len, p, len);
+		c->len += len;
+		if (conn_flush(c) < 0 && opt.out == OUT_TCP)
+			conn_close(c);
+		else
+			conn_watch(c);
+	}
+	return 0;
+}
+
 /* Generates stream s's next list and hands its bytes to every reader.
  * Returns 0, or -errno when stdout is gone. */
 static int emit(struct stream *s, unsigned idx)
@@ -468,7 +562,7 @@ static int emit(struct stream *s, unsigned idx)
 	uint8_t info[INFO_MAX], wire[WIRE_MAX];
 	char json[2048];
 	int list;
-	int n = sim_meter_emit(&s->m, info, sizeof info, json, sizeof json, &list);
+	int n = sim_meter_emit(&s->m, info, sizeof info, expect_file ? json : NULL, sizeof json, &list);
 	if (n < 0) {
 		fprintf(stderr, "hanmeter-sim: list does not fit the buffers (bug)\n");
 		exit(1);
@@ -514,22 +608,39 @@ static int emit(struct stream *s, unsigned idx)
 		fprintf(expect_file, ",%s}\n", json);
 	}
 
-	if (opt.out == OUT_STDOUT)
-		return write_all(STDOUT_FILENO, wire, len);
-	for (unsigned i = 0; i < CONNS_PER_STREAM; i++) {
-		struct conn *c = &s->conn[i];
-		if (c->fd < 0)
-			continue;
-		if (CONN_BUF - c->len < len) {
-			c->dropped++;
-			continue;
-		}
-		memcpy(c->buf + c->len, wire, len);
-		c->len += len;
-		if (conn_flush(c) < 0 && opt.out == OUT_TCP)
-			conn_close(c);
+	if (!s->line)
+		return deliver(s, wire, len);
+	/* --baud: the list waits for the line */
+	if (LINE_MAX - s->line_len < len) {
+		stats.overrun++; /* the line cannot keep up (a tiny --baud) */
+		return 0;
 	}
+	if (s->line_len == 0)
+		s->line_t0 = (double)mono_ms();
+	memcpy(s->line + s->line_len, wire, len);
+	s->line_len += len;
 	return 0;
+}
+
+/* --baud: hands on the bytes of s's line that are due by now.  Returns
+ * -errno when stdout is gone; lowers *next to when the next chunk is due. */
+static int line_release(struct stream *s, int64_t now, int64_t *next)
+{
+	double due = ((double)now - s->line_t0) * line_rate;
+	size_t n = due < 1 ? 0 : due >= (double)s->line_len ? s->line_len : (size_t)due;
+	int rc = 0;
+	if (n) {
+		rc = deliver(s, s->line, n);
+		memmove(s->line, s->line + n, s->line_len - n);
+		s->line_len -= n;
+		s->line_t0 += (double)n / line_rate;
+	}
+	if (s->line_len) {
+		size_t chunk = s->line_len < LINE_CHUNK ? s->line_len : LINE_CHUNK;
+		int64_t t = (int64_t)ceil(s->line_t0 + (double)chunk / line_rate);
+		*next = *next < t ? *next : t;
+	}
+	return rc;
 }
 
 static bool stream_done(const struct stream *s)
@@ -542,7 +653,7 @@ static bool stream_done(const struct stream *s)
 /* Real time (CLOCK_MONOTONIC ms) at which s's next list is due. */
 static int64_t due_ms(const struct stream *s)
 {
-	return real0_ms + (int64_t)ceil((double)(s->m.t_ms - opt.start_ms) / opt.speed);
+	return real0_ms + s->lag_ms + (int64_t)ceil((double)(s->m.t_ms - opt.start_ms) / opt.speed);
 }
 
 /* ---- the loop ------------------------------------------------------------ */
@@ -565,8 +676,19 @@ static void cleanup_link(void)
 	}
 }
 
+/* Many streams and readers need many descriptors: take the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int setup(void)
 {
+	raise_fd_limit();
 	streams = calloc(opt.streams, sizeof *streams);
 	if (!streams)
 		return -ENOMEM;
@@ -575,6 +697,9 @@ static int setup(void)
 		/* stream i draws from seed + i: stream 0 equals a one-stream run */
 		sim_meter_init(&s->m, opt.make, opt.phases, opt.seed + i, opt.start_ms);
 		s->fault.s = (opt.seed + i) ^ 0xFA017FA017FA017Fu;
+		s->lag_ms = opt.speed > 0 ? (int64_t)(10000.0 * i / opt.streams / opt.speed) : 0;
+		if (opt.baud && opt.speed > 0 && !(s->line = malloc(LINE_MAX)))
+			return -ENOMEM;
 		s->listen_fd = s->pty_fd = s->pty_slave = -1;
 		for (unsigned k = 0; k < CONNS_PER_STREAM; k++)
 			s->conn[k].fd = -1;
@@ -589,6 +714,10 @@ static int setup(void)
 			snprintf(name, sizeof name, "%s", s->pty_path);
 		} else if (opt.out == OUT_TCP) {
 			rc = open_listener(s, opt.tcp_port ? opt.tcp_port + i : 0, name, sizeof name);
+			struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
+			s->kind = W_LISTEN;
+			if (rc == 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, s->listen_fd, &ev))
+				rc = -errno;
 		}
 		if (rc < 0) {
 			fprintf(stderr, "hanmeter-sim: %s: %s\n", opt.out == OUT_PTY ? "pty" : opt.tcp_host,
@@ -617,6 +746,9 @@ static int setup(void)
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
+	/* 8E1 is 11 bits a byte (Aidon, Kaifa), 8N1 10 (Kamstrup); a faster meter has a faster line */
+	if (opt.baud)
+		line_rate = opt.baud / (opt.make == SIM_KAMSTRUP ? 10.0 : 11.0) / 1000.0 * opt.speed;
 	if (opt.out == OUT_STDOUT && isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "hanmeter-sim: not writing binary frames to a terminal; "
 		                "redirect stdout, or use --pty or --tcp\n");
@@ -638,18 +770,15 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sfd < 0 || setup() < 0) {
-		if (sfd < 0)
-			perror("hanmeter-sim: signalfd");
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event sev = {.events = EPOLLIN, .data.ptr = NULL};
+	if (sfd < 0 || epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &sev)) {
+		perror("hanmeter-sim: signalfd/epoll");
 		return 1;
 	}
-
-	size_t maxfds = 1 + (size_t)opt.streams * (1 + CONNS_PER_STREAM);
-	struct pollfd *pfd = calloc(maxfds, sizeof *pfd);
-	struct conn **pconn = calloc(maxfds, sizeof *pconn);
-	struct stream **pstream = calloc(maxfds, sizeof *pstream);
-	if (!pfd || !pconn || !pstream)
+	if (setup() < 0)
 		return 1;
+
 	real0_ms = mono_ms();
 	int rc = 0;
 	bool stop = false;
@@ -657,8 +786,11 @@ int main(int argc, char **argv)
 		/* generate what is due */
 		int64_t now = mono_ms(), next = INT64_MAX;
 		bool all_done = true, busy = false;
+		bool line_busy = false;
 		for (unsigned i = 0; i < opt.streams && rc == 0; i++) {
 			struct stream *s = &streams[i];
+			if (s->line && s->line_len)
+				rc = line_release(s, now, &next);
 			for (unsigned k = 0; !s->done && rc == 0; k++) {
 				if ((s->done = stream_done(s)))
 					break;
@@ -673,64 +805,45 @@ int main(int argc, char **argv)
 				}
 				rc = emit(s, i);
 			}
+			if (s->line && s->line_len && rc == 0)
+				rc = line_release(s, now, &next); /* schedule what was queued just now */
 			all_done &= s->done;
+			line_busy |= s->line && s->line_len;
 		}
 		if (rc < 0) {
 			if (rc != -EPIPE)
 				fprintf(stderr, "hanmeter-sim: stdout: %s\n", strerror(-rc));
 			break;
 		}
-		bool pending = false;
-		for (unsigned i = 0; i < opt.streams; i++)
-			for (unsigned k = 0; k < CONNS_PER_STREAM; k++)
-				pending |= streams[i].conn[k].len > 0;
-		if (all_done && !pending)
+		if (all_done && conns_waiting == 0 && !line_busy)
 			break;
 
 		/* wait for readers, clients and the clock */
-		size_t n = 0;
-		pfd[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
-		for (unsigned i = 0; i < opt.streams; i++) {
-			struct stream *s = &streams[i];
-			if (s->listen_fd >= 0) {
-				pconn[n] = NULL, pstream[n] = s;
-				pfd[n++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
-			}
-			for (unsigned k = 0; k < CONNS_PER_STREAM; k++) {
-				struct conn *c = &s->conn[k];
-				if (c->fd < 0)
-					continue;
-				pconn[n] = c, pstream[n] = s;
-				pfd[n++] = (struct pollfd){.fd = c->fd, .events = POLLIN | (c->len ? POLLOUT : 0)};
-			}
-		}
 		int timeout = -1;
 		if (busy)
 			timeout = 0;
 		else if (next != INT64_MAX)
 			timeout = next - now > 60000 ? 60000 : (int)(next - now);
-		if (all_done && pending && timeout < 0)
+		if (all_done && timeout < 0)
 			timeout = 5000; /* a reader that never reads must not hold us forever */
-		int pr = poll(pfd, n, timeout);
-		if (pr < 0 && errno != EINTR) {
-			perror("hanmeter-sim: poll");
+		struct epoll_event ev[EVENTS_MAX];
+		int nev = epoll_wait(epfd, ev, EVENTS_MAX, timeout);
+		if (nev < 0 && errno != EINTR) {
+			perror("hanmeter-sim: epoll_wait");
 			rc = -errno;
 			break;
 		}
-		if (pr == 0 && all_done)
+		if (nev == 0 && all_done && !line_busy)
 			break;
-		for (size_t i = 0; i < n && pr > 0; i++) {
-			if (!pfd[i].revents)
-				continue;
-			if (i == 0) {
+		for (int i = 0; i < nev; i++) {
+			if (!ev[i].data.ptr) {
 				struct signalfd_siginfo si;
 				if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
 					stop = true;
 				continue;
 			}
-			struct stream *s = pstream[i];
-			struct conn *c = pconn[i];
-			if (!c) {
+			if (*(enum watch *)ev[i].data.ptr == W_LISTEN) {
+				struct stream *s = ev[i].data.ptr;
 				int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 				if (fd >= 0 && (all_done || !conn_open(s, fd))) {
 					close(fd);
@@ -738,7 +851,10 @@ int main(int argc, char **argv)
 				}
 				continue;
 			}
-			if (pfd[i].revents & POLLIN) {
+			struct conn *c = ev[i].data.ptr;
+			if (c->fd < 0)
+				continue; /* closed by an earlier event of this batch */
+			if (ev[i].events & EPOLLIN) {
 				if (opt.out == OUT_PTY) {
 					drain(c->fd); /* whatever a reader writes back */
 				} else {
@@ -750,11 +866,11 @@ int main(int argc, char **argv)
 					}
 				}
 			}
-			if (pfd[i].revents & (POLLERR | POLLHUP) && opt.out == OUT_TCP) {
+			if (ev[i].events & (EPOLLERR | EPOLLHUP) && opt.out == OUT_TCP) {
 				conn_close(c);
 				continue;
 			}
-			if (pfd[i].revents & POLLOUT && conn_flush(c) < 0 && opt.out == OUT_TCP)
+			if (ev[i].events & EPOLLOUT && conn_flush(c) < 0 && opt.out == OUT_TCP)
 				conn_close(c);
 		}
 	}
@@ -769,6 +885,8 @@ int main(int argc, char **argv)
 		if (s->listen_fd >= 0)
 			close(s->listen_fd);
 	}
+	for (unsigned i = 0; i < opt.streams; i++)
+		free(streams[i].line);
 	if (opt.link)
 		cleanup_link();
 	if (expect_file)
@@ -776,14 +894,11 @@ int main(int argc, char **argv)
 	if (!opt.quiet)
 		fprintf(stderr,
 		        "hanmeter-sim: %llu lists, %llu frames, %llu bytes, %llu garbage bytes, %llu corrupted, "
-		        "%llu lists dropped for slow readers, %llu connections refused\n",
+		        "%llu deliveries dropped for slow readers, %llu connections refused%s\n",
 		        (unsigned long long)stats.lists, (unsigned long long)stats.frames,
 		        (unsigned long long)stats.bytes, (unsigned long long)stats.garbage_bytes,
 		        (unsigned long long)stats.corrupted, (unsigned long long)stats.dropped,
-		        (unsigned long long)stats.refused);
-	free(pfd);
-	free(pconn);
-	free(pstream);
+		        (unsigned long long)stats.refused, stats.overrun ? ", LINE OVERRUN" : "");
 	free(streams);
 	return rc < 0 && rc != -EPIPE ? 1 : 0;
 }

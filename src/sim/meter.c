@@ -30,6 +30,8 @@
 
 #define MS_PER_HOUR 3600000
 #define MS_PER_DAY  86400000
+/* "YYYY-MM-DDThh:mm:ss+00:00", with room for any int the compiler imagines in a field */
+#define ISO_MAX 80
 
 /* ---- randomness ---------------------------------------------------------- */
 
@@ -321,6 +323,8 @@ static void jprintf(struct jbuf *j, const char *fmt, ...) __attribute__((format(
 static void jprintf(struct jbuf *j, const char *fmt, ...)
 {
 	va_list ap;
+	if (!j->p)
+		return; /* nobody asked for the oracle */
 	va_start(ap, fmt);
 	int n = vsnprintf(j->p + j->len, j->len < j->cap ? j->cap - j->len : 0, fmt, ap);
 	va_end(ap);
@@ -585,7 +589,7 @@ int sim_meter_emit(struct sim_meter *m, uint8_t *info, size_t cap, char *json, s
 
 	struct wbuf w = {info, 0, cap, false};
 	struct jbuf j = {json, 0, jcap, false};
-	char apdu_iso[40] = "", meter_iso[40] = "";
+	char apdu_iso[ISO_MAX] = "", meter_iso[ISO_MAX] = "";
 	static const uint8_t llc[3] = {0xE6, 0xE7, 0x00}; /* LLC: dst/src LSAP, quality (IEC 62056-46 6.4.4) */
 	put_mem(&w, llc, sizeof llc);
 	put8(&w, 0x0F);                                                     /* data-notification */

@@ -69,7 +69,7 @@ int sim_meter_next_list(const struct sim_meter *m, int64_t *t_ms);
 
 /* Advances the model to the next list's time, encodes that list as an HDLC
  * information field (LLC + data-notification) into info (cap bytes) and
- * writes the oracle's JSON members into json (no braces).  Returns the info
+ * writes the oracle's JSON members into json (no braces; json may be NULL).  Returns the info
  * length, or -1 if a buffer is too small (our bug). */
 int sim_meter_emit(struct sim_meter *m, uint8_t *info, size_t cap, char *json, size_t jcap, int *list);
 
