@@ -141,13 +141,17 @@ def hex_frames(name):
 # ---- mosquitto ---------------------------------------------------------------
 
 class Broker:
-    def __init__(self, workdir):
+    """extra: more lines for the listener (TLS files, password_file);
+    client_args: what mosquitto_pub/_sub then need (--cafile, -u, -P)."""
+
+    def __init__(self, workdir, extra="allow_anonymous true\n", client_args=()):
         self.port = free_port()
+        self.client_args = list(client_args)
         self.conf = os.path.join(workdir, "mosquitto.conf")
         self.log = os.path.join(workdir, "mosquitto.log")
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n" % self.port)
+            f.write("listener %d 127.0.0.1\n%spersistence false\n"
+                    "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n" % (self.port, extra))
         self.proc = None
 
     def start(self):
@@ -172,6 +176,7 @@ class Broker:
 
     def publish(self, topic, payload, retain=False):
         cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-m", payload]
+        cmd += self.client_args
         subprocess.run(cmd + (["-r"] if retain else []), check=True, timeout=10)
 
 
@@ -188,8 +193,8 @@ class Subscriber:
     def start(self):
         # MQTT 5 retain-as-published: live messages keep their retain flag
         cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-F", "%j", "-q", "1",
-               "-V", "5", "--retain-as-published"]
-        for t in self.topics:
+               "-V", "5", "--retain-as-published"] + self.broker.client_args
+        for t in tuple(self.topics) + ("harness/marker/#",):
             cmd += ["-t", t]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
