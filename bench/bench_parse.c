@@ -31,8 +31,8 @@
 #include "hanmeter/dlms.h"
 #include "hanmeter/hdlc.h"
 
-#define REPEATS 9             /* runs per figure; the median is kept */
-#define TARGET_NS 20000000.0  /* each run lasts about 20 ms */
+#define REPEATS   9          /* runs per figure; the median is kept */
+#define TARGET_NS 20000000.0 /* each run lasts about 20 ms */
 #define MAX_CASES 64
 
 /* --- allocation counter: glibc lets the executable interpose malloc ------ */
@@ -90,13 +90,13 @@ static void on_frame(void *ctx, const struct hm_frame *f)
 		got++;
 }
 
-static void run_full(const struct bcase *c, unsigned long iters)
+__attribute__((noinline)) static void run_full(const struct bcase *c, unsigned long iters)
 {
 	for (unsigned long i = 0; i < iters; i++)
 		hm_hdlc_feed(&hdlc, c->frame, c->len, on_frame, NULL);
 }
 
-static void run_floor(const struct bcase *c, unsigned long iters)
+__attribute__((noinline)) static void run_floor(const struct bcase *c, unsigned long iters)
 {
 	size_t used;
 	for (unsigned long i = 0; i < iters; i++) {
@@ -203,15 +203,21 @@ static int by_name(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	const char *json = NULL;
+	const char *json = NULL, *only = NULL;
+	unsigned long fixed = 0;
 	const char *dir = getenv("VECTORS");
-	for (int i = 1; i < argc; i++)
+	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-j") == 0 && i + 1 < argc)
 			json = argv[++i];
+		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			only = argv[++i];
+		else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc)
+			fixed = strtoul(argv[++i], NULL, 10);
+	}
 	DIR *d = dir ? opendir(dir) : NULL;
 	if (!d) {
 		fprintf(stderr, "bench_parse: *** VECTORS (%s) not found: no captures to time ***\n",
-			dir ? dir : "unset");
+		        dir ? dir : "unset");
 		return 77;
 	}
 	struct dirent *e;
@@ -228,6 +234,16 @@ int main(int argc, char **argv)
 	double worst = 0;
 	for (unsigned i = 0; i < n_cases; i++) {
 		struct bcase *c = &cases[i];
+		if (only && !strstr(c->name, only))
+			continue;
+		if (fixed) {
+			hm_hdlc_init(&hdlc);
+			hm_decoder_init(&dec);
+			run_full(c, fixed);
+			run_floor(c, fixed);
+			printf("parse %s bytes=%zu iterations=%lu\n", c->name, c->len, fixed);
+			continue;
+		}
 		hm_hdlc_init(&hdlc);
 		hm_decoder_init(&dec);
 		got = 0;
@@ -242,9 +258,9 @@ int main(int argc, char **argv)
 		       c->name, c->len, full, floor_ns, ratio, 1e9 / full, allocs);
 		if (jf)
 			fprintf(jf,
-				"  {\"name\": \"%s\", \"bytes\": %zu, \"ns_per_frame\": %.1f, \"floor_ns\": %.1f, "
-				"\"ratio\": %.3f, \"frames_per_s\": %.0f, \"heap_allocs\": %lu}%s\n",
-				c->name, c->len, full, floor_ns, ratio, 1e9 / full, allocs, i + 1 < n_cases ? "," : "");
+			        "  {\"name\": \"%s\", \"bytes\": %zu, \"ns_per_frame\": %.1f, \"floor_ns\": %.1f, "
+			        "\"ratio\": %.3f, \"frames_per_s\": %.0f, \"heap_allocs\": %lu}%s\n",
+			        c->name, c->len, full, floor_ns, ratio, 1e9 / full, allocs, i + 1 < n_cases ? "," : "");
 		if (got == 0)
 			fprintf(stderr, "bench_parse: %s: no reading decoded in the timed loop\n", c->name);
 	}

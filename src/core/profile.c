@@ -6,7 +6,6 @@
  * identities); C.D.E names the quantity; F=255 "current value".  Units
  * (IEC 62056-62): Wh and varh become kWh and kvarh by exponent -3.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "profiles/profiles.h"
@@ -50,10 +49,13 @@ static const struct {
 
 static int text_field_by_obis(const uint8_t o[6])
 {
+	if (o[5] != 0xFF)
+		return -1;
+	/* C first: it tells nearly every numeric code from these at once. */
 	for (size_t i = 0; i < sizeof text_obis / sizeof text_obis[0]; i++) {
-		if ((text_obis[i].a == ANY || text_obis[i].a == o[0]) &&
-		    (text_obis[i].b == ANY || text_obis[i].b == o[1]) && text_obis[i].c == o[2] &&
-		    text_obis[i].d == o[3] && text_obis[i].e == o[4] && o[5] == 0xFF)
+		if (text_obis[i].c == o[2] && text_obis[i].d == o[3] && text_obis[i].e == o[4] &&
+		    (text_obis[i].a == ANY || text_obis[i].a == o[0]) &&
+		    (text_obis[i].b == ANY || text_obis[i].b == o[1]))
 			return (int)text_obis[i].f;
 	}
 	return -1;
@@ -86,19 +88,24 @@ bool hm_profile_is_string(const struct hm_axdr_item *it)
 	return it->tag == HM_AXDR_OCTET_STRING || it->tag == HM_AXDR_VISIBLE_STRING || it->tag == HM_AXDR_UTF8_STRING;
 }
 
+/* The DLMS unit of a field's unit string.  Called for every value, so it
+ * switches on the first character and confirms with one comparison rather
+ * than trying each name in turn. */
 uint8_t hm_profile_field_unit(enum hm_num_field f)
 {
-	static const struct {
-		const char *unit;
-		uint8_t code;
-	} map[] = {
-	    {"W", HM_UNIT_W}, {"var", HM_UNIT_VAR}, {"kWh", HM_UNIT_WH}, {"kvarh", HM_UNIT_VARH},
-	    {"A", HM_UNIT_A}, {"V", HM_UNIT_V},     {"", HM_UNIT_COUNT},
-	};
-	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-		if (strcmp(map[i].unit, hm_num_info[f].unit) == 0)
-			return map[i].code;
-	return HM_UNIT_NONE;
+	const char *u = hm_num_info[f].unit;
+	const char *name;
+	uint8_t code;
+	switch (u[0]) {
+	case 'W': name = "W", code = HM_UNIT_W; break;
+	case 'v': name = "var", code = HM_UNIT_VAR; break;
+	case 'k': name = u[1] == 'W' ? "kWh" : "kvarh", code = u[1] == 'W' ? HM_UNIT_WH : HM_UNIT_VARH; break;
+	case 'A': name = "A", code = HM_UNIT_A; break;
+	case 'V': name = "V", code = HM_UNIT_V; break;
+	case 0: return HM_UNIT_COUNT; /* "": dimensionless */
+	default: return HM_UNIT_NONE;
+	}
+	return strcmp(u, name) == 0 ? code : HM_UNIT_NONE;
 }
 
 /* Exponent that turns the DLMS unit into the field's unit (Wh -> kWh: -3). */
@@ -122,15 +129,16 @@ enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, cons
 {
 	if (f == HM_TEXT_METER_TIME) {
 		char buf[HM_TEXT_MAX];
+		int n;
 		if ((v->tag != HM_AXDR_OCTET_STRING && v->tag != HM_AXDR_DATE_TIME) || v->len != 12 ||
-		    hm_dlms_datetime_format(v->data, buf, sizeof buf) < 0)
+		    (n = hm_dlms_datetime_format(v->data, buf, sizeof buf)) < 0)
 			return HM_ERR_MALFORMED_APDU;
-		hm_reading_set_text(r, f, buf, strlen(buf));
+		hm_reading_set_text(r, f, buf, (size_t)n);
 		return HM_ERR_OK;
 	}
 	if (hm_profile_is_int(v)) { /* Kamstrup DK sends its serial as double-long-unsigned */
 		char buf[24];
-		int n = snprintf(buf, sizeof buf, "%lld", (long long)v->ival);
+		int n = hm_num_format((struct hm_num){.m = v->ival}, buf, sizeof buf);
 		hm_reading_set_text(r, f, buf, (size_t)n);
 		return HM_ERR_OK;
 	}
