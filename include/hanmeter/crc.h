@@ -18,7 +18,10 @@
 #define HM_CRC16_X25_INIT 0xFFFFu
 
 uint16_t hm_crc16_x25_update(uint16_t crc, const uint8_t *p, size_t n);
-static inline uint16_t hm_crc16_x25_final(uint16_t crc) { return (uint16_t)(crc ^ 0xFFFFu); }
+static inline uint16_t hm_crc16_x25_final(uint16_t crc)
+{
+	return (uint16_t)(crc ^ 0xFFFFu);
+}
 /* The whole CRC-16/X.25 of a buffer: init, update, final XOR. */
 uint16_t hm_crc16_x25(const uint8_t *p, size_t n);
 

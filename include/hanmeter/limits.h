@@ -33,8 +33,20 @@
 /* OBIS-coded values the core has no name for, kept per reading. */
 #define HM_EXTRA_MAX 32
 
-/* A JSON rendering of one full reading: ~60 fields at <= 48 bytes each
- * plus extras; 8 KiB is ample and checked at run time. */
-#define HM_JSON_MAX 8192
+/* Largest |scaler| taken from a list.  A-XDR allows -128..127, but no
+ * electricity register needs more than 10^+-12 (mWh to TWh); a larger one is
+ * corruption, and would make a number 130 digits long. */
+#define HM_SCALER_MAX 12
+
+/* A JSON rendering of one full reading.  Worst case (tests/unit/test_json.c
+ * builds it): 41 numbers of <= 36 characters, 13 texts and 32 text extras of
+ * 63 characters that all need escaping (126), names and punctuation: 8931
+ * bytes.  Twice that leaves room for new fields; a real list takes 0.3-2 KiB. */
+#define HM_JSON_MAX 16384
+
+/* One P1/DSMR telegram, '/' to the CR LF after the CRC.  A DSMR 5 telegram
+ * with every line is ~1 KiB; the text message 0-0:96.13.0 may add 1024
+ * characters hex-encoded (2048).  4 KiB holds the longest with margin. */
+#define HM_P1_MAX 4096
 
 #endif

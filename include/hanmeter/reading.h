@@ -61,7 +61,25 @@
 	X(POWER_FACTOR, "power_factor", "", 13, 7, 0, "power_factor", "measurement")                        \
 	X(POWER_FACTOR_L1, "power_factor_l1", "", 33, 7, 0, "power_factor", "measurement")                  \
 	X(POWER_FACTOR_L2, "power_factor_l2", "", 53, 7, 0, "power_factor", "measurement")                  \
-	X(POWER_FACTOR_L3, "power_factor_l3", "", 73, 7, 0, "power_factor", "measurement")
+	X(POWER_FACTOR_L3, "power_factor_l3", "", 73, 7, 0, "power_factor", "measurement")                  \
+	/* Not electricity.  C = 255 is no electricity OBIS code, so that no list \
+	 * value ever maps to these; D.E keep them distinct: 6.n KMP heat-meter  \
+	 * registers (kmp.c), 24.n P1 M-Bus channel n (0-n:24.2.1), whose unit   \
+	 * varies (m3, GJ) and is in the text field mbus_<n>_unit. */            \
+	X(HEAT_ENERGY_E1_MWH, "heat_energy_e1_mwh", "MWh", 255, 6, 1, "energy", "total_increasing")         \
+	X(HEAT_ENERGY_E1_GJ, "heat_energy_e1_gj", "GJ", 255, 6, 2, "energy", "total_increasing")            \
+	X(POWER_KW, "power_kw", "kW", 255, 6, 3, "power", "measurement")                                     \
+	X(TEMP_FLOW_C, "temp_flow_c", "\xc2\xb0" "C", 255, 6, 4, "temperature", "measurement")              \
+	X(TEMP_RETURN_C, "temp_return_c", "\xc2\xb0" "C", 255, 6, 5, "temperature", "measurement")          \
+	X(TEMP_DIFF_K, "temp_diff_k", "K", 255, 6, 6, "temperature", "measurement")                          \
+	X(FLOW_L_H, "flow_l_h", "l/h", 255, 6, 7, NULL, "measurement")                                        \
+	X(VOLUME_V1_M3, "volume_v1_m3", "m\xc2\xb3", 255, 6, 8, "water", "total_increasing")                  \
+	X(MIN_FLOW_MONTH_L_H, "min_flow_month_l_h", "l/h", 255, 6, 9, NULL, "measurement")                    \
+	X(MAX_FLOW_MONTH_L_H, "max_flow_month_l_h", "l/h", 255, 6, 10, NULL, "measurement")                   \
+	X(MBUS_1_VALUE, "mbus_1_value", "", 255, 24, 1, NULL, "total_increasing")                             \
+	X(MBUS_2_VALUE, "mbus_2_value", "", 255, 24, 2, NULL, "total_increasing")                             \
+	X(MBUS_3_VALUE, "mbus_3_value", "", 255, 24, 3, NULL, "total_increasing")                             \
+	X(MBUS_4_VALUE, "mbus_4_value", "", 255, 24, 4, NULL, "total_increasing")
 
 /* Text fields: identity strings and clocks, stored formatted.  X(ID, name) */
 #define HM_TEXT_FIELDS(X)                                                      \
@@ -77,7 +95,11 @@
 	X(TARIFF, "tariff")                   /* P1 0-0:96.14.0 */              \
 	X(P1_HEADER, "p1_header")             /* P1 identification line */      \
 	X(P1_VERSION, "p1_version")           /* P1 1-3:0.2.8 */                \
-	X(METER_TIME_DST_FLAG, "meter_time_dst_flag") /* P1 clock suffix S/W */
+	X(METER_TIME_DST_FLAG, "meter_time_dst_flag") /* P1 clock suffix S/W */ \
+	X(MBUS_1_UNIT, "mbus_1_unit")         /* P1 M-Bus channel unit: m3, GJ, "" */ \
+	X(MBUS_2_UNIT, "mbus_2_unit")                                          \
+	X(MBUS_3_UNIT, "mbus_3_unit")                                          \
+	X(MBUS_4_UNIT, "mbus_4_unit")
 
 enum hm_num_field {
 #define HM_NF_ENUM(id, ...) HM_NUM_##id,

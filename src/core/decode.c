@@ -7,10 +7,17 @@
  * kind (general-glo-ciphering 0xDB, M-Bus, ...) is one more case that ends
  * in decode_apdu() or fills r itself.  Every rejection is counted in
  * d->errors[] by reason.
+ *
+ * Ciphered APDUs (0xDB) are deciphered into d->plain and that goes through
+ * the same switch once (no nesting).  Without a GCM tag nothing proves the
+ * key right, so a plaintext that does not parse is a wrong key
+ * (HM_ERR_DECRYPT_FAILED), not a broken meter.  M-Bus long frames are
+ * unwrapped by their framer (mbus.h) before they get here.
  */
 #include <string.h>
 
 #include "hanmeter/decode.h"
+#include "hanmeter/p1.h"
 
 static const uint8_t llc[3] = {0xE6, 0xE7, 0x00}; /* dst LSAP, src LSAP, quality */
 
@@ -73,11 +80,49 @@ static enum hm_err decode_apdu(struct hm_decoder *d, const uint8_t *p, size_t le
 	err = run_profiles(d, r);
 	if (err != HM_ERR_OK)
 		return err;
-	char t[HM_TEXT_MAX];
-	int n;
-	if (d->apdu.has_time && (n = hm_dlms_datetime_format(d->apdu.time, t, sizeof t)) > 0)
-		hm_reading_set_text(r, HM_TEXT_APDU_TIME, t, (size_t)n);
+	/* Formatted in place: a date-time is printable, set_text's pass is not needed. */
+	if (d->apdu.has_time &&
+	    hm_dlms_datetime_format(d->apdu.time, r->text[HM_TEXT_APDU_TIME], sizeof r->text[HM_TEXT_APDU_TIME]) > 0)
+		r->text_set |= UINT32_C(1) << HM_TEXT_APDU_TIME;
 	return HM_ERR_OK;
+}
+
+static enum hm_err decode_plain(struct hm_decoder *d, const uint8_t *msg, size_t len, struct hm_reading *r)
+{
+	switch (msg[0]) {
+	case HM_DLMS_DATA_NOTIFICATION: return decode_apdu(d, msg, len, r);
+	case HM_P1_START: return hm_p1_parse((const char *)msg, len, r);
+	default: return HM_ERR_NOT_MINE;
+	}
+}
+
+/* General-glo-ciphering: decipher, then decode the plaintext. */
+static enum hm_err decode_ciphered(struct hm_decoder *d, const uint8_t *msg, size_t len, struct hm_reading *r)
+{
+	struct hm_cipher_hdr h;
+	size_t n;
+	enum hm_err err = hm_cipher_parse(&h, msg, len);
+	if (err != HM_ERR_OK)
+		return err;
+	if (h.total_len != len)
+		return HM_ERR_MALFORMED_APDU; /* bytes after the ciphered APDU */
+	memcpy(d->system_title, h.system_title, sizeof d->system_title);
+	d->has_system_title = true;
+	err = hm_cipher_decrypt(d->cipher, &h, d->has_key ? d->key : NULL, d->has_auth_key ? d->auth_key : NULL,
+	                        d->plain, sizeof d->plain, &n);
+	if (err != HM_ERR_OK)
+		return err;
+	bool authenticated = h.tag && d->has_auth_key;
+	err = d->plain[0] == HM_CIPHER_TAG ? HM_ERR_MALFORMED_APDU : decode_plain(d, d->plain, n, r);
+	if (!authenticated && (err == HM_ERR_NOT_MINE || err == HM_ERR_TRUNCATED || err == HM_ERR_MALFORMED_APDU ||
+	                       err == HM_ERR_TOO_DEEP || err == HM_ERR_BAD_FORMAT))
+		return HM_ERR_DECRYPT_FAILED;
+	if (err == HM_ERR_OK && !hm_reading_has_text(r, HM_TEXT_METER_ID)) {
+		char id[2 * HM_CIPHER_SYSTITLE_LEN + 1];
+		int k = hm_cipher_systitle_format(h.system_title, id, sizeof id);
+		hm_reading_set_text(r, HM_TEXT_METER_ID, id, (size_t)k);
+	}
+	return err;
 }
 
 enum hm_err hm_decode(struct hm_decoder *d, const uint8_t *msg, size_t len, struct hm_reading *r)
@@ -89,14 +134,12 @@ enum hm_err hm_decode(struct hm_decoder *d, const uint8_t *msg, size_t len, stru
 		msg += sizeof llc;
 		len -= sizeof llc;
 	}
-	if (len == 0) {
+	if (len == 0)
 		err = HM_ERR_TRUNCATED;
-	} else {
-		switch (msg[0]) {
-		case HM_DLMS_DATA_NOTIFICATION: err = decode_apdu(d, msg, len, r); break;
-		default: err = HM_ERR_NOT_MINE; break;
-		}
-	}
+	else if (msg[0] == HM_CIPHER_TAG)
+		err = decode_ciphered(d, msg, len, r);
+	else
+		err = decode_plain(d, msg, len, r);
 	if (err != HM_ERR_OK) {
 		hm_reading_clear(r); /* no reading from a bad message, not even part of one */
 		d->errors[err < HM_ERR_COUNT ? err : HM_ERR_MALFORMED_APDU]++;

@@ -122,7 +122,8 @@ static int put_num(char *buf, size_t cap, size_t *o, struct hm_num v)
 
 static int put_str(char *buf, size_t cap, size_t *o, const char *s)
 {
-	int n = hm_json_string(s, strnlen(s, HM_TEXT_MAX), buf + *o, cap - *o);
+	const char *end = memchr(s, 0, HM_TEXT_MAX); /* texts are bounded; strnlen is not C11 */
+	int n = hm_json_string(s, end ? (size_t)(end - s) : HM_TEXT_MAX, buf + *o, cap - *o);
 	if (n < 0)
 		return -1;
 	*o += (size_t)n;

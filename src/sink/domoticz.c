@@ -264,34 +264,38 @@ static void send_http(struct dz *s, struct dz_req *q, const char *svalue)
 	s->sent++;
 }
 
-static void send_mqtt(struct dz *s, struct dz_req *q, const char *svalue)
+/* false if the MQTT sink could not take it (broker away): try next round */
+static bool send_mqtt(struct dz *s, struct dz_req *q, const char *svalue)
 {
 	char json[128];
 	if (hm_format_dz_mqtt(q->idx, svalue, json, sizeof json) < 0)
-		return;
+		return true;
 	if (hm_mqtt_publish(s->c->mqtt_topic, json, 0, false) < 0) {
 		s->mqtt_unavailable++;
-		return;
+		return false;
 	}
 	s->sent++;
 	s->ok++;
+	return true;
 }
 
-/* Sends every configured device whose values are known. */
+/* Sends every configured device whose values are known.  Values that could
+ * not go out over MQTT stay dirty for the next round. */
 static void send_all(struct dz *s)
 {
 	char svalue[128];
+	bool all = true;
 	for (int dev = 0; dev < DZ_DEVICES; dev++) {
 		struct dz_req *q = &s->req[dev];
 		if (!q->idx || dz_svalue(&s->latest, (enum dz_dev)dev, svalue, sizeof svalue) < 0)
 			continue;
 		hm_log(LOG_DEBUG, "domoticz: %s idx %d svalue %s", dz_dev_name[dev], q->idx, svalue);
 		if (s->c->mqtt)
-			send_mqtt(s, q, svalue);
+			all &= send_mqtt(s, q, svalue);
 		else
 			send_http(s, q, svalue);
 	}
-	s->dirty = false;
+	s->dirty = !all;
 }
 
 /* The interval is over: send what changed, or go idle (next reading sends). */
@@ -388,7 +392,7 @@ static int dz_start(struct hm_daemon *d, void **state)
 {
 	const struct hm_domoticz_conf *c = &d->conf->domoticz;
 	int r = -ENOMEM;
-	if (d->n_meters == 0)
+	if (d->conf->n_meters == 0)
 		return -EINVAL;
 	if (!c->mqtt && !c->url[0]) {
 		hm_log(LOG_ERR, "domoticz: no url (and mqtt = no)");
@@ -404,7 +408,7 @@ static int dz_start(struct hm_daemon *d, void **state)
 	s->d = d;
 	s->c = c;
 	s->rl = (struct hm_ratelimit)HM_RATELIMIT_INIT(300, 5);
-	s->meter = c->meter[0] ? c->meter : d->meter[0].conf->name;
+	s->meter = c->meter[0] ? c->meter : d->conf->meter[0].name;
 	hm_reading_clear(&s->latest);
 	snprintf(s->base, sizeof s->base, "%s", c->url);
 	for (size_t n = strlen(s->base); n && s->base[n - 1] == '/'; n--)

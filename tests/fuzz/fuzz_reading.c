@@ -211,10 +211,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (dup)
 				break;
 			unsigned before = reading.n_extra;
+			unsigned dropped = reading.extra_dropped;
 			if (hm_reading_add_extra(&reading, &x))
-				FUZZ_CHECK(reading.n_extra == before + 1);
-			else
-				FUZZ_CHECK(before == HM_EXTRA_MAX && reading.n_extra == before);
+				FUZZ_CHECK(reading.n_extra == before + 1 && reading.extra_dropped == dropped);
+			else /* full: counted, never silently lost */
+				FUZZ_CHECK(before == HM_EXTRA_MAX && reading.n_extra == before &&
+				           reading.extra_dropped == dropped + 1);
 			break;
 		}
 		case 3: /* JSON string */

@@ -221,7 +221,7 @@ def main():
                     else:
                         apdus.extend(i for i, _ in infos)
         elif fmt.startswith("mbus"):
-            out.put("fuzz_mbus", stem, bytes([255, 1]) + b"".join(lines))
+            out.put("fuzz_mbus", stem, bytes([255, 1, ksel]) + b"".join(lines))
             a = mbus_apdu(lines)
             if a:
                 apdus.append(a)

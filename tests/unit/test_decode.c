@@ -374,6 +374,47 @@ static void aidon_shape_other_make(void **state)
 	assert_int_equal(rd.extra[0].unit, 0x21);
 	assert_int_equal(rd.extra[0].num.m, 256);
 	assert_int_equal(rd.extra[0].num.e, 1);
+	/* A scaler beyond HM_SCALER_MAX is corruption: mine, but broken. */
+	body[sizeof body - 3] = HM_SCALER_MAX + 1;
+	assert_int_equal(hm_decode(&dec, m, synth(m, body, sizeof body), &rd), HM_ERR_MALFORMED_APDU);
+	body[sizeof body - 3] = (uint8_t)-HM_SCALER_MAX;
+	assert_int_equal(hm_decode(&dec, m, synth(m, body, sizeof body), &rd), HM_ERR_OK);
+}
+
+/* The generic profile on a flat list without scalers: base units (W, Wh),
+ * unknown codes kept as extras, never dropped.  Values worked out by hand. */
+static void generic_obis_shapes(void **state)
+{
+	(void)state;
+	static const uint8_t body[] = {
+	    0x02, 0x08,                                                 /* structure of 8 */
+	    0x09, 0x06, 1, 0, 1,  7, 0,  255, 0x06, 0, 0,   0x00, 0x64, /* 1.7.0 = 100 W */
+	    0x09, 0x06, 1, 0, 1,  8, 0,  255, 0x06, 0, 0,   0x30, 0x39, /* 1.8.0 = 12345 Wh */
+	    0x09, 0x06, 1, 0, 91, 7, 0,  255, 0x12, 0, 3,               /* 91.7.0 = 3: no name */
+	    0x09, 0x06, 0, 0, 96, 1, 99, 255, 0x09, 3, 'a', 'b',  'c'}; /* 0.0.96.1.99 = "abc" */
+	uint8_t m[128];
+	char v[32];
+	hm_decoder_init(&dec);
+	assert_int_equal(hm_decode(&dec, m, synth(m, body, sizeof body), &rd), HM_ERR_OK);
+	assert_string_equal(rd.profile, "obis");
+	assert_int_equal(rd.items, 4);
+	hm_num_format(rd.num[HM_NUM_ACTIVE_POWER_IMPORT_W], v, sizeof v);
+	assert_string_equal(v, "100");
+	hm_num_format(rd.num[HM_NUM_ACTIVE_ENERGY_IMPORT_KWH], v, sizeof v);
+	assert_string_equal(v, "12.345");
+	assert_int_equal(rd.n_extra, 2);
+	assert_memory_equal(rd.extra[0].obis, ((uint8_t[]){1, 0, 91, 7, 0, 255}), 6);
+	assert_false(rd.extra[0].is_text);
+	assert_int_equal(rd.extra[0].num.m, 3);
+	assert_true(rd.extra[1].is_text);
+	assert_string_equal(rd.extra[1].text, "abc");
+	char json[HM_JSON_MAX];
+	assert_true(hm_json_members(&rd, json, sizeof json) > 0);
+	assert_non_null(strstr(json, "\"obis_1_0_91_7_0_255\":3,\"obis_0_0_96_1_99_255\":\"abc\""));
+
+	/* An OBIS code followed by a structure is no pair: nothing to map. */
+	static const uint8_t nested[] = {0x02, 0x02, 0x09, 0x06, 1, 0, 1, 7, 0, 255, 0x02, 0x01, 0x12, 0x00, 0x05};
+	assert_int_equal(hm_decode(&dec, m, synth(m, nested, sizeof nested), &rd), HM_ERR_UNKNOWN_LIST);
 }
 
 static void nesting_too_deep(void **state)
@@ -449,8 +490,9 @@ int main(void)
 	    cmocka_unit_test(all_vectors_decode),     cmocka_unit_test(profiles_by_make),
 	    cmocka_unit_test(truncations_fail),       cmocka_unit_test(byte_flips_are_safe),
 	    cmocka_unit_test(not_mine_and_unknown),   cmocka_unit_test(nesting_too_deep),
-	    cmocka_unit_test(aidon_shape_other_make), cmocka_unit_test(deciphered_vectors),
-	    cmocka_unit_test(forced_profile),         cmocka_unit_test(profile_table),
+	    cmocka_unit_test(aidon_shape_other_make), cmocka_unit_test(generic_obis_shapes),
+	    cmocka_unit_test(deciphered_vectors),     cmocka_unit_test(forced_profile),
+	    cmocka_unit_test(profile_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "hanmeter/json.h"
+#include "hanmeter/limits.h"
 #include "jsoncheck.h"
 
 static void strings(void **state)
@@ -111,27 +112,33 @@ static void members(void **state)
 		free(small);
 	}
 
-	/* A full reading (every field, long hostile texts, all extras, a drop) fits HM_JSON_MAX. */
+	/* The largest reading there can be fits HM_JSON_MAX: every field set
+	 * with the longest number the profiles can produce (19 digits, scaler
+	 * -HM_SCALER_MAX, Wh -> kWh), every text and text extra full of '"'
+	 * (each escaped to 2 bytes), every extra used and one dropped. */
 	hm_reading_clear(&r);
-	r.profile = "kamstrup";
-	char junk[HM_TEXT_MAX * 2];
-	memset(junk, 0xFF, sizeof junk);
+	r.profile = "wienernetze";
+	char quotes[HM_TEXT_MAX * 2];
+	memset(quotes, '"', sizeof quotes);
 	for (int f = 0; f < HM_TEXT_COUNT; f++)
-		hm_reading_set_text(&r, f, junk, sizeof junk);
+		hm_reading_set_text(&r, f, quotes, sizeof quotes);
 	for (int f = 0; f < HM_NUM_COUNT; f++)
-		hm_reading_set_num(&r, f, INT64_MIN, -9);
+		hm_reading_set_num(&r, f, INT64_MIN + 1, -HM_SCALER_MAX - 3);
 	for (int i = 0; i < HM_EXTRA_MAX + 1; i++) {
-		struct hm_extra e = {.obis = {255, 255, 255, 255, 255, 255}, .is_text = i % 2};
-		memset(e.text, 0x01, sizeof e.text - 1);
-		e.num = (struct hm_num){INT64_MIN, -9};
+		struct hm_extra e = {.obis = {255, 255, 255, 255, 255, 255}, .is_text = true};
+		memset(e.text, '"', sizeof e.text - 1);
 		hm_reading_add_extra(&r, &e);
 	}
 	n = hm_json_members(&r, buf, sizeof buf);
+	fprintf(stderr, "largest reading renders as %d bytes of JSON (HM_JSON_MAX %d)\n", n, HM_JSON_MAX);
 	assert_true(n > 0);
 	assert_true(strstr(buf, "\"extra_dropped\":1") != NULL);
 	snprintf(obj, sizeof obj, "{%s}", buf);
 	assert_true(json_valid(obj, strlen(obj)));
-	fprintf(stderr, "largest reading renders as %d bytes of JSON (HM_JSON_MAX %d)\n", n, HM_JSON_MAX);
+	/* and numbers in extras at their longest */
+	for (unsigned i = 0; i < r.n_extra; i++)
+		r.extra[i] = (struct hm_extra){.num = {INT64_MIN, HM_SCALER_MAX}};
+	assert_true(hm_json_members(&r, buf, sizeof buf) > 0);
 }
 
 static void checker_rejects(void **state)
