@@ -118,8 +118,10 @@ static struct {
 
 static struct stream *streams;
 static int epfd = -1;
-static uint64_t conns_waiting; /* readers with bytes not yet written */
-static double line_rate;       /* --baud: bytes per real ms */
+static uint64_t conns_waiting;    /* readers with bytes not yet written */
+static double line_rate;          /* --baud: bytes per real ms */
+static uint8_t out_buf[CONN_BUF]; /* --fast to stdout: one write() per 64 KiB, not per list */
+static size_t out_len;
 static FILE *expect_file;
 static int64_t real0_ms;
 
@@ -536,10 +538,23 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 /* Hands bytes of stream s to its readers: stdout (blocking), or each pty or
  * TCP reader's buffer; a reader without room for all of them loses them. */
+static int out_flush(void)
+{
+	int rc = write_all(STDOUT_FILENO, out_buf, out_len);
+	out_len = 0;
+	return rc;
+}
+
 static int deliver(struct stream *s, const uint8_t *p, size_t len)
 {
-	if (opt.out == OUT_STDOUT)
+	if (opt.out == OUT_STDOUT && opt.speed > 0)
 		return write_all(STDOUT_FILENO, p, len);
+	if (opt.out == OUT_STDOUT) {
+		int rc = sizeof out_buf - out_len < len ? out_flush() : 0;
+		memcpy(out_buf + out_len, p, len);
+		out_len += len;
+		return rc;
+	}
 	for (unsigned i = 0; i < CONNS_PER_STREAM; i++) {
 		struct conn *c = &s->conn[i];
 		if (c->fd < 0)
@@ -813,6 +828,8 @@ int main(int argc, char **argv)
 			all_done &= s->done;
 			line_busy |= s->line && s->line_len;
 		}
+		if (rc == 0 && out_len && (all_done || !busy))
+			rc = out_flush(); /* before we wait or stop */
 		if (rc < 0) {
 			if (rc != -EPIPE)
 				fprintf(stderr, "hanmeter-sim: stdout: %s\n", strerror(-rc));
