@@ -72,6 +72,9 @@ static int start_all(struct hm_daemon *d, bool first, const struct hm_meter *old
 		d->sink_state[d->n_sinks++] = state;
 	}
 
+	if (d->n_sinks == 0)
+		hm_log(LOG_WARNING,
+		       "no sink configured: readings go nowhere (add [mqtt], [domoticz], [journal] or [jsonl])");
 	for (unsigned i = 0; i < d->n_meters; i++)
 		hm_meter_start(&d->meter[i]);
 	return 0;
