@@ -82,9 +82,9 @@ struct mq {
 	struct mq_meter *meter; /* one per [meter] of the configuration */
 	unsigned n_meters;
 	char status_topic[HM_QUEUE_TOPIC_MAX];
-	char topic[HM_QUEUE_TOPIC_MAX];     /* scratch */
-	char payload[HM_QUEUE_PAYLOAD_MAX]; /* scratch */
-	char rawhex[2 * HM_HDLC_FRAME_MAX + 1];
+	char topic[HM_QUEUE_TOPIC_MAX];         /* scratch */
+	char payload[HM_QUEUE_PAYLOAD_MAX];     /* scratch */
+	char rawhex[2 * HM_HDLC_FRAME_MAX + 1]; /* a frame in hex, both flags */
 	struct hm_ratelimit rl_conn, rl_queue;
 	/* counters (debug log at stop) */
 	uint64_t published, publish_errors, connects, raw_dropped;
@@ -508,15 +508,19 @@ static void mq_frame(void *state, struct hm_meter *m, const struct hm_frame *f)
 		s->raw_dropped++; /* raw frames are diagnostics: not held */
 		return;
 	}
+	/* f->raw runs from the opening flag to the FCS (the closing flag may
+	 * be the next frame's opening one): put the closing flag back, so
+	 * that the message is the whole frame as the meter sent it. */
 	size_t n = f->raw_len;
-	if (2 * n + 1 > sizeof s->rawhex)
-		n = (sizeof s->rawhex - 1) / 2;
-	for (size_t k = 0; k < n; k++) {
-		s->rawhex[2 * k] = hex[f->raw[k] >> 4];
-		s->rawhex[2 * k + 1] = hex[f->raw[k] & 15];
+	if (2 * (n + 1) + 1 > sizeof s->rawhex)
+		n = (sizeof s->rawhex - 1) / 2 - 1; /* cannot happen: raw_len <= HM_HDLC_FRAME_MAX - 1 */
+	for (size_t k = 0; k <= n; k++) {
+		uint8_t b = k < n ? f->raw[k] : HM_HDLC_FLAG;
+		s->rawhex[2 * k] = hex[b >> 4];
+		s->rawhex[2 * k + 1] = hex[b & 15];
 	}
 	snprintf(s->topic, sizeof s->topic, "%s/%s/raw", s->c->topic_prefix, m->conf->name);
-	publish(s, s->topic, s->rawhex, 2 * n, 0, false);
+	publish(s, s->topic, s->rawhex, 2 * (n + 1), 0, false);
 }
 
 static void mq_free(struct mq *s)
