@@ -57,53 +57,30 @@ static int text_field_by_obis(const uint8_t o[6])
 	}
 }
 
-bool hm_profile_is_obis(const struct hm_axdr_item *it)
+/* The DLMS unit code of a unit string of HM_NUM_FIELDS. */
+static inline uint8_t unit_code(const char *u)
 {
-	return it->tag == HM_AXDR_OCTET_STRING && it->len == 6;
+	return strcmp(u, "W") == 0       ? HM_UNIT_W
+	       : strcmp(u, "var") == 0   ? HM_UNIT_VAR
+	       : strcmp(u, "kWh") == 0   ? HM_UNIT_WH
+	       : strcmp(u, "kvarh") == 0 ? HM_UNIT_VARH
+	       : strcmp(u, "A") == 0     ? HM_UNIT_A
+	       : strcmp(u, "V") == 0     ? HM_UNIT_V
+	       : strcmp(u, "") == 0      ? HM_UNIT_COUNT /* dimensionless (power factor) */
+	                                 : HM_UNIT_NONE;
 }
 
-bool hm_profile_is_int(const struct hm_axdr_item *it)
-{
-	switch (it->tag) {
-	case HM_AXDR_BOOLEAN:
-	case HM_AXDR_INT8:
-	case HM_AXDR_INT16:
-	case HM_AXDR_INT32:
-	case HM_AXDR_INT64:
-	case HM_AXDR_UINT8:
-	case HM_AXDR_UINT16:
-	case HM_AXDR_UINT32:
-	case HM_AXDR_UINT64:
-	case HM_AXDR_ENUM: return true;
-	default: return false;
-	}
-}
-
-bool hm_profile_is_string(const struct hm_axdr_item *it)
-{
-	return it->tag == HM_AXDR_OCTET_STRING || it->tag == HM_AXDR_VISIBLE_STRING || it->tag == HM_AXDR_UTF8_STRING;
-}
-
-static bool same(const char *a, const char *b)
-{
-	while (*a && *a == *b)
-		a++, b++;
-	return *a == *b;
-}
-
-/* The DLMS unit of a field's unit string.  Called for every value, so it
- * switches on the first character and confirms with one short comparison
- * rather than trying each name with strcmp. */
+/* One case per field with its unit string as written in HM_NUM_FIELDS: the
+ * compiler folds each strcmp of two literals, so with optimisation this is
+ * a table lookup (it runs for every value) and the strings stay the one
+ * source of truth. */
 uint8_t hm_profile_field_unit(enum hm_num_field f)
 {
-	const char *u = hm_num_info[f].unit;
-	switch (u[0]) {
-	case 'W': return same(u, "W") ? HM_UNIT_W : HM_UNIT_NONE;
-	case 'v': return same(u, "var") ? HM_UNIT_VAR : HM_UNIT_NONE;
-	case 'k': return same(u, "kWh") ? HM_UNIT_WH : same(u, "kvarh") ? HM_UNIT_VARH : HM_UNIT_NONE;
-	case 'A': return same(u, "A") ? HM_UNIT_A : HM_UNIT_NONE;
-	case 'V': return same(u, "V") ? HM_UNIT_V : HM_UNIT_NONE;
-	case 0: return HM_UNIT_COUNT; /* "": dimensionless (power factor) */
+	switch (f) {
+#define HM_NF_UNIT(id, nm, un, ...) \
+	case HM_NUM_##id: return unit_code(un);
+		HM_NUM_FIELDS(HM_NF_UNIT)
+#undef HM_NF_UNIT
 	default: return HM_UNIT_NONE;
 	}
 }
@@ -183,8 +160,9 @@ static void put_extra(struct hm_reading *r, const uint8_t obis[6], const struct 
 	hm_reading_add_extra(r, &x);
 }
 
-enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
-                           uint8_t unit)
+/* hm_profile_put and _put_field: one body, inlined into both. */
+static inline enum hm_err put_field(struct hm_reading *r, const uint8_t obis[6], int f, const struct hm_axdr_item *v,
+                                    int scaler, uint8_t unit)
 {
 	if (v->tag == HM_AXDR_NULL)
 		return HM_ERR_OK;
@@ -200,14 +178,30 @@ enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const st
 		put_extra(r, obis, v, scaler, unit); /* e.g. an unspecified clock: kept raw */
 		return HM_ERR_OK;
 	}
-	int f = obis[0] == 1 && obis[5] == 0xFF ? hm_num_field_by_obis(obis[2], obis[3], obis[4]) : -1;
 	if (f >= 0 && hm_profile_is_int(v)) {
 		uint8_t want = hm_profile_field_unit(f);
 		if (unit == HM_UNIT_NONE || unit == want)
-			return hm_profile_put_num(r, f, v, scaler, unit);
+			return hm_profile_put_num(r, f, v, scaler, want); /* want: put_num need not look it up again */
 	}
 	put_extra(r, obis, v, scaler, unit);
 	return HM_ERR_OK;
+}
+
+enum hm_err hm_profile_put_field(struct hm_reading *r, const uint8_t obis[6], int f, const struct hm_axdr_item *v,
+                                 int scaler, uint8_t unit)
+{
+	return put_field(r, obis, f, v, scaler, unit);
+}
+
+int hm_profile_obis_field(const uint8_t obis[6])
+{
+	return obis[0] == 1 && obis[5] == 0xFF ? hm_num_field_by_obis(obis[2], obis[3], obis[4]) : -1;
+}
+
+enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
+                           uint8_t unit)
+{
+	return put_field(r, obis, hm_profile_obis_field(obis), v, scaler, unit);
 }
 
 int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *r,
@@ -225,7 +219,7 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 			continue;
 		}
 		unsigned v = i + 1, k = hm_axdr_skip(ax, v);
-		int scaler = 0;
+		int scaler = 0, field = -2; /* -2: not looked up yet */
 		uint8_t unit = HM_UNIT_NONE;
 		const struct hm_axdr_item *s = k < ax->n ? &ax->item[k] : NULL;
 		if (s && s->depth == o->depth && s->tag == HM_AXDR_STRUCTURE && s->len == 2 &&
@@ -237,8 +231,10 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 			int f = o->data[0] == 1 ? hm_num_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
 			if (f >= 0)
 				implicit(f, &scaler, &unit, ctx);
+			field = o->data[5] == 0xFF ? f : -1; /* as hm_profile_obis_field() has it */
 		}
-		enum hm_err err = hm_profile_put(r, o->data, &ax->item[v], scaler, unit);
+		enum hm_err err = hm_profile_put_field(r, o->data, field == -2 ? hm_profile_obis_field(o->data) : field,
+		                                       &ax->item[v], scaler, unit);
 		if (err != HM_ERR_OK)
 			return -(int)err;
 		pairs++;

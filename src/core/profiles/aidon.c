@@ -44,7 +44,11 @@ static enum hm_err aidon_decode(const struct hm_apdu *a, struct hm_reading *r)
 		if (i + 2 >= ax->n || s->tag != HM_AXDR_STRUCTURE || (s->len != 2 && s->len != 3) ||
 		    !hm_profile_is_obis(&ax->item[i + 1]))
 			return HM_ERR_UNKNOWN_LIST;
-		unsigned v = i + 2, k = hm_axdr_skip(ax, v);
+		/* The value is one item unless it is a container (which put
+		 * rejects); the structure ends after it or after {int8, enum}. */
+		unsigned v = i + 2, k = ax->item[v].tag == HM_AXDR_ARRAY || ax->item[v].tag == HM_AXDR_STRUCTURE
+		                            ? hm_axdr_skip(ax, v)
+		                            : v + 1;
 		int scaler = 0;
 		uint8_t unit = HM_UNIT_NONE;
 		if (s->len == 3) {
@@ -57,7 +61,7 @@ static enum hm_err aidon_decode(const struct hm_apdu *a, struct hm_reading *r)
 		enum hm_err err = hm_profile_put(r, ax->item[i + 1].data, &ax->item[v], scaler, unit);
 		if (err != HM_ERR_OK)
 			return err;
-		i = hm_axdr_skip(ax, i);
+		i = s->len == 3 ? k + 3 : k; /* hm_axdr_skip(ax, i), known from the shape just checked */
 	}
 	return HM_ERR_OK;
 }
