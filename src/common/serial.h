@@ -5,7 +5,8 @@
  * with libserialport; pseudo-terminals (socat links, the simulator, tests),
  * which libserialport 0.1.1 refuses, with plain termios.  Either way the
  * result is a non-blocking fd in raw mode, 8 data bits, 1 stop bit (2 with
- * stop_bits = 2, as the KMP optical eye wants), the given baud and parity.
+ * stop_bits = 2, as the KMP optical eye wants), the given baud and parity
+ * (a pty has no line: parity and stop bits are not set on it).
  */
 #ifndef HM_COMMON_SERIAL_H
 #define HM_COMMON_SERIAL_H

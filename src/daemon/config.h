@@ -6,7 +6,8 @@
  * "file:line: message" and returns -EINVAL, leaving nothing half-applied
  * (reload is parse, check, swap).  Every key, its type, default and range
  * is one row of the key table in config.c; man/hanmeterd.conf.5 documents
- * the same rows.
+ * the same rows.  Values that are read as numbers by sinks stay exact where
+ * they multiply readings (scale is a decimal, never a double).
  */
 #ifndef HANMETERD_CONFIG_H
 #define HANMETERD_CONFIG_H
@@ -15,53 +16,62 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hanmeter/reading.h"
+
 #define HM_CONF_METERS_MAX 16  /* [meter NAME] sections in one file */
-#define HM_CONF_STR 256        /* paths, URLs, host names */
-#define HM_CONF_NAME 64        /* meter names, client ids */
-#define HM_CONF_ERR 512        /* "file:line: message" */
+#define HM_CONF_STR        256 /* paths, URLs, host names */
+#define HM_CONF_NAME       64  /* meter names, client ids */
+#define HM_CONF_ERR        512 /* "file:line: message" */
+#define HM_CONF_KEY_LEN    16  /* DLMS AES-128 keys (IEC 62056-5-3 security suite 0) */
 
 enum hm_parity { HM_PARITY_NONE, HM_PARITY_EVEN, HM_PARITY_ODD };
 
 /* [meter NAME]: one meter and where its bytes come from. */
 struct hm_meter_conf {
-	char name[HM_CONF_NAME];     /* section name; [a-zA-Z0-9_-]+ (used in MQTT topics) */
-	char device[HM_CONF_STR];    /* device = serial port path, or "" */
-	char tcp_host[HM_CONF_STR];  /* tcp = HOST:PORT (ser2net/socat raw), host part, or "" */
-	uint16_t tcp_port;           /* tcp = HOST:PORT, port part */
-	char file[HM_CONF_STR];      /* file = capture to replay (testing), or "" */
-	unsigned baud;               /* baud = 2400 */
-	enum hm_parity parity;       /* parity = even (Kamstrup meters: none) */
-	char profile[16];            /* profile = auto | aidon | kaifa | kamstrup */
-	double scale;                /* scale = 1: current-transformer factor (current, power, energy) */
-	unsigned idle_timeout_s;     /* idle_timeout = 60: reconnect a TCP source silent this long */
-	unsigned retry_min_ms;       /* retry_min = 1000: first back-off after a source error, ms */
-	unsigned retry_max_ms;       /* retry_max = 60000: back-off cap, ms */
-	int line;                    /* line of the section header (for messages) */
+	char name[HM_CONF_NAME];           /* section name; [a-zA-Z0-9_-]+ (used in MQTT topics) */
+	char device[HM_CONF_STR];          /* device = serial port path, or "" */
+	char tcp_host[HM_CONF_STR];        /* tcp = HOST:PORT (ser2net/socat raw), host part, or "" */
+	uint16_t tcp_port;                 /* tcp = HOST:PORT, port part */
+	char file[HM_CONF_STR];            /* file = capture to replay (testing), or "" */
+	unsigned baud;                     /* baud = 2400 */
+	enum hm_parity parity;             /* parity = even (Kamstrup meters: none) */
+	char profile[16];                  /* profile = auto | aidon | kaifa | kamstrup */
+	struct hm_num scale;               /* scale = 1: current-transformer factor (current, power, energy), exact */
+	bool has_key;                      /* key = 32 hex digits: the meter encrypts (general-glo-ciphering) */
+	uint8_t key[HM_CONF_KEY_LEN];      /* encryption key (EK) */
+	bool has_auth_key;                 /* auth_key = 32 hex digits: GCM authentication key (AK) */
+	uint8_t auth_key[HM_CONF_KEY_LEN]; /* authentication key */
+	unsigned pace_ms;                  /* pace = 0: file source, pause between lines (hex) or 64-byte chunks, ms */
+	bool loop;                         /* loop = no: file source, replay again from the start at the end */
+	unsigned idle_timeout_s;           /* idle_timeout = 60: reconnect a TCP source silent this long */
+	unsigned retry_min_ms;             /* retry_min = 1000: first back-off after a source error, ms */
+	unsigned retry_max_ms;             /* retry_max = 60000: back-off cap, ms */
+	int line;                          /* line of the section header (for messages) */
 };
 
 /* [mqtt]: the MQTT sink (and, from issue 4, MQTT input). */
 struct hm_mqtt_conf {
-	bool enabled;                     /* the section is present */
-	char host[HM_CONF_STR];           /* host = 127.0.0.1 */
-	uint16_t port;                    /* port = 1883 (8883 with tls) */
-	char topic_prefix[HM_CONF_STR];   /* topic_prefix = hanmeter */
-	bool homeassistant;               /* homeassistant = yes: discovery */
+	bool enabled;                       /* the section is present */
+	char host[HM_CONF_STR];             /* host = 127.0.0.1 */
+	uint16_t port;                      /* port = 1883 (8883 with tls) */
+	char topic_prefix[HM_CONF_STR];     /* topic_prefix = hanmeter */
+	bool homeassistant;                 /* homeassistant = yes: discovery */
 	char discovery_prefix[HM_CONF_STR]; /* discovery_prefix = homeassistant */
-	char client_id[HM_CONF_NAME];     /* client_id = hanmeterd-<hostname> */
-	char username[HM_CONF_NAME];      /* username = */
-	char password[HM_CONF_STR];       /* password = (never logged) */
-	int qos;                          /* qos = 0..2 (default 1) */
-	bool retain;                      /* retain = no: state messages retained */
-	unsigned keepalive_s;             /* keepalive = 60 */
-	bool tls;                         /* tls = no */
-	char cafile[HM_CONF_STR];         /* cafile = (system store if empty) */
-	char capath[HM_CONF_STR];         /* capath = */
-	char certfile[HM_CONF_STR];       /* certfile = client certificate */
-	char keyfile[HM_CONF_STR];        /* keyfile = */
-	bool tls_insecure;                /* tls_insecure = no: skip host name check */
-	bool publish_raw;                 /* raw = no: hex of every frame on <prefix>/<meter>/raw */
-	unsigned queue_max;               /* queue = 1000: messages held while the broker is away */
-	int line;                         /* line of the section header */
+	char client_id[HM_CONF_NAME];       /* client_id = hanmeterd-<hostname> */
+	char username[HM_CONF_NAME];        /* username = */
+	char password[HM_CONF_STR];         /* password = (never logged) */
+	int qos;                            /* qos = 0..2 (default 1) */
+	bool retain;                        /* retain = no: state messages retained */
+	unsigned keepalive_s;               /* keepalive = 60 */
+	bool tls;                           /* tls = no */
+	char cafile[HM_CONF_STR];           /* cafile = (system store if empty) */
+	char capath[HM_CONF_STR];           /* capath = */
+	char certfile[HM_CONF_STR];         /* certfile = client certificate */
+	char keyfile[HM_CONF_STR];          /* keyfile = */
+	bool tls_insecure;                  /* tls_insecure = no: skip host name check */
+	bool publish_raw;                   /* raw = no: hex of every frame on <prefix>/<meter>/raw */
+	unsigned queue_max;                 /* queue = 1000: messages held while the broker is away */
+	int line;                           /* line of the section header */
 };
 
 /* [domoticz]: the Domoticz sink (HTTP JSON API, or domoticz/in over MQTT). */
@@ -78,33 +88,34 @@ struct hm_domoticz_conf {
 	int idx_p1;                   /* idx_p1 = P1 Smart Meter device (energy + power), 0 = off */
 	int idx_power;                /* idx_power = Electric (instant + counter) device */
 	int idx_voltage_l1, idx_voltage_l2, idx_voltage_l3; /* Voltage devices */
-	int idx_current;              /* idx_current = three-phase Current device */
-	int line;                     /* line of the section header */
+	int idx_current;                                    /* idx_current = three-phase Current device */
+	int line;                                           /* line of the section header */
 };
 
 /* [journal]: logging and periodic reading lines in the journal/syslog. */
 struct hm_journal_conf {
-	bool enabled;                 /* the section is present */
-	unsigned interval_s;          /* readings = 0: log a reading line every N s (0 = never) */
+	bool enabled;        /* the section is present */
+	unsigned interval_s; /* readings = 0: log a reading line every N s (0 = never) */
 	int line;
 };
 
 /* [jsonl]: one JSON object per reading, to stdout ("-") or a file. */
 struct hm_jsonl_conf {
 	bool enabled;
-	char path[HM_CONF_STR];       /* path = - */
+	char path[HM_CONF_STR]; /* path = - */
 	int line;
 };
 
 /* [daemon]: process-wide settings. */
 struct hm_daemon_conf {
-	int log_level;                /* log_level = info (err|warning|notice|info|debug) */
-	unsigned status_interval_s;   /* status_interval = 10: STATUS= refresh */
-	char state_dir[HM_CONF_STR];  /* state_dir = $STATE_DIRECTORY or /var/lib/hanmeterd */
+	int log_level;               /* log_level = info (err|warning|notice|info|debug) */
+	unsigned status_interval_s;  /* status_interval = 10: STATUS= refresh */
+	char state_dir[HM_CONF_STR]; /* state_dir = $STATE_DIRECTORY or /var/lib/hanmeterd */
 };
 
 struct hm_config {
-	char path[HM_CONF_STR];       /* the file it came from */
+	char path[HM_CONF_STR];    /* the file it came from */
+	char warning[HM_CONF_ERR]; /* "file: message" the caller should log (e.g. secrets readable by others), or "" */
 	struct hm_daemon_conf daemon;
 	unsigned n_meters;
 	struct hm_meter_conf meter[HM_CONF_METERS_MAX];
@@ -118,8 +129,14 @@ struct hm_config {
 void hm_config_defaults(struct hm_config *c);
 
 /* Parses and checks path into c.  0, or -errno with err = "file:line: message"
- * (line 0 when the message is about the file as a whole). */
+ * ("file: message" when it is about the file as a whole: missing, world-writable,
+ * no meters).  A non-fatal finding goes to c->warning. */
 int hm_config_load(struct hm_config *c, const char *path, char *err, size_t errlen);
+
+/* Walks the key table (for tests and documentation checks): key i's
+ * section ("meter" for every [meter NAME]), name and default text (NULL:
+ * empty, or computed at load).  0, or -ENOENT past the end. */
+int hm_config_key(unsigned i, const char **section, const char **name, const char **def);
 
 /* The meter called name, or NULL. */
 const struct hm_meter_conf *hm_config_meter(const struct hm_config *c, const char *name);

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netdb.h>
 
 #include <systemd/sd-event.h>
 
@@ -22,16 +23,21 @@
 #include "hanmeter/reading.h"
 
 #include "config.h"
+#include "log.h"
 
 struct hm_daemon;
 struct hm_meter;
+struct hm_resolver;
+struct hm_resolve;
 
 /* Per-meter counters (published in STATUS= and by sinks as statistics). */
 struct hm_meter_stats {
-	uint64_t bytes;        /* bytes received from the source */
-	uint64_t readings;     /* readings decoded and handed to sinks */
-	uint64_t reconnects;   /* source (re)opens after the first */
-	uint64_t last_frame_us;/* CLOCK_MONOTONIC of the last good message, 0 = none */
+	uint64_t bytes;         /* bytes received from the source */
+	uint64_t readings;      /* readings decoded and handed to sinks */
+	uint64_t reconnects;    /* source (re)opens after the first */
+	uint64_t last_frame_us; /* CLOCK_MONOTONIC of the last good message, 0 = none */
+	uint64_t frames;        /* good messages from the framer */
+	uint64_t errors;        /* rejected frames + messages that decoded to no reading */
 };
 
 /* A source: where a meter's bytes come from. */
@@ -79,18 +85,47 @@ struct hm_meter {
 	bool online;                        /* source open and delivering */
 	unsigned retry_ms;                  /* current back-off */
 	sd_event_source *retry_timer;       /* armed while the source is closed */
+	unsigned opens;                     /* times the source came online */
+	struct hm_ratelimit rl_reject;      /* "frame rejected" messages */
+	struct hm_ratelimit rl_fail;        /* "source failed" messages */
 };
 
 struct hm_daemon {
-	sd_event *event;                   /* the one loop */
-	struct hm_config *conf;            /* the configuration in force */
+	sd_event *event;        /* the one loop */
+	struct hm_config *conf; /* the configuration in force */
 	unsigned n_meters;
-	struct hm_meter *meter;            /* n_meters entries */
+	struct hm_meter *meter; /* n_meters entries */
 	unsigned n_sinks;
 	const struct hm_sink_ops *sink[8]; /* started sinks */
 	void *sink_state[8];               /* their state */
 	bool foreground;                   /* -n: log to stderr */
+	unsigned debug;                    /* -D count: 1 = debug messages, 2 = also every frame in hex */
+	struct hm_resolver *resolver;      /* asynchronous getaddrinfo (hm_resolve_start) */
+	sd_event_source *status_timer;     /* STATUS= refresh every daemon.status_interval_s */
+	uint32_t rand;                     /* xorshift32 state for back-off jitter */
 };
+
+/* Runs the daemon on a checked configuration (owned by the daemon from now
+ * on) until SIGTERM/SIGINT; returns the process exit status. */
+int hm_daemon_run(struct hm_config *conf, bool foreground, unsigned debug);
+
+/*
+ * Name resolution without blocking the loop (libsystemd 252 does not export
+ * sd-resolve): glibc's getaddrinfo_a() resolves in its own thread, which
+ * wakes the loop through an eventfd.  cb runs on the loop with err = 0 and
+ * the addresses (valid during the call only), or err = an EAI_* code
+ * (gai_strerror()).  hm_resolve_cancel() guarantees cb is not called after
+ * it returns.  Numeric hosts work too (no DNS is asked).
+ */
+typedef void (*hm_resolve_cb)(void *ctx, int err, const struct addrinfo *ai);
+int hm_resolve_start(struct hm_daemon *d, const char *host, uint16_t port, int socktype, hm_resolve_cb cb, void *ctx,
+                     struct hm_resolve **req);
+void hm_resolve_cancel(struct hm_resolve *req);
+int hm_resolver_new(struct hm_daemon *d);
+void hm_resolver_free(struct hm_daemon *d);
+
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t hm_now_us(void);
 
 /* Bytes from m's source: framer -> decoder -> sinks. */
 void hm_meter_input(struct hm_meter *m, const uint8_t *p, size_t n);
@@ -98,5 +133,18 @@ void hm_meter_input(struct hm_meter *m, const uint8_t *p, size_t n);
 void hm_meter_fail(struct hm_meter *m, int err);
 /* m's source is open and delivering (resets the back-off, tells sinks). */
 void hm_meter_online(struct hm_meter *m);
+/* m's source ended for good (a file source at its end): flush the framer, no retry. */
+void hm_meter_eof(struct hm_meter *m);
+/* Sets m up for mc: framer, decoder, the source from hm_sources[] that
+ * claims mc (none opened yet, so sinks starting next can see every meter).
+ * 0, or -ENODEV when no source claims mc. */
+int hm_meter_init(struct hm_daemon *d, struct hm_meter *m, const struct hm_meter_conf *mc);
+/* Opens m's source; one that fails is retried with back-off, never fatal. */
+void hm_meter_start(struct hm_meter *m);
+/* Closes m's source and drops its timers (at stop and reload; sinks are
+ * not told through availability(): their stop() follows). */
+void hm_meter_stop(struct hm_meter *m);
+/* "serial /dev/ttyUSB0", "tcp host:port", "file PATH": for messages. */
+const char *hm_meter_where(const struct hm_meter *m, char *buf, size_t len);
 
 #endif

@@ -30,7 +30,10 @@ struct hm_ratelimit {
 	unsigned count;       /* events in the current window */
 	unsigned suppressed;  /* events dropped in the current window */
 };
-#define HM_RATELIMIT_INIT(interval_s, burst_n) { (uint64_t)(interval_s) * 1000000u, (burst_n), 0, 0, 0 }
+#define HM_RATELIMIT_INIT(interval_s, burst_n)                        \
+	{                                                             \
+		(uint64_t)(interval_s) * 1000000u, (burst_n), 0, 0, 0 \
+	}
 
 /* True if an event may be logged now.  *suppressed_before is set to how many
  * were dropped in the previous window (log that once), else 0. */

@@ -36,15 +36,17 @@
 
 #include "sim.h"
 
-#define INFO_MAX         2048        /* our longest list (Kamstrup hourly, 3-phase) is ~310 bytes */
-#define WIRE_MAX         8192        /* garbage + the frames of one list, even at the smallest --max-frame */
-#define CONN_BUF         (64 * 1024) /* per reader: ~30 s of Aidon lists at 1x */
-#define CONNS_PER_STREAM 64          /* readers per stream; more are turned away */
-#define GARBAGE_MAX      48          /* bytes in one burst of line noise */
-#define FAST_BATCH       64          /* lists per stream per loop turn with --fast */
-#define MAX_FRAME_MIN    32          /* smallest --max-frame that leaves room for data */
-#define HDLC_LEN_MAX     2047        /* IEC 62056-46: 11-bit frame length */
-#define EVENTS_MAX       256         /* epoll events taken per wake-up */
+#define INFO_MAX         2048           /* our longest list (Kamstrup hourly, 3-phase) is ~310 bytes */
+#define WIRE_MAX         8192           /* garbage + the frames of one list, even at the smallest --max-frame */
+#define CONN_BUF         (64 * 1024)    /* per reader: ~30 s of Aidon lists at 1x */
+#define CONNS_PER_STREAM 64             /* readers per stream; more are turned away */
+#define GARBAGE_MAX      48             /* bytes in one burst of line noise */
+#define FAST_BATCH       64             /* lists per stream per loop turn with --fast */
+#define MAX_FRAME_MIN    32             /* smallest --max-frame that leaves room for data */
+#define HDLC_LEN_MAX     2047           /* IEC 62056-46: 11-bit frame length */
+#define EVENTS_MAX       256            /* epoll events taken per wake-up */
+#define LINE_MAX         (4 * WIRE_MAX) /* --baud: bytes queued for the simulated serial line */
+#define LINE_CHUNK       32             /* --baud: most bytes released per wake-up (~ a UART FIFO) */
 
 enum out_kind { OUT_STDOUT, OUT_PTY, OUT_TCP };
 
@@ -73,6 +75,9 @@ struct stream {
 	struct conn conn[CONNS_PER_STREAM];
 	uint64_t lists; /* lists generated */
 	int64_t lag_ms; /* real-time offset: streams are spread over 10 s, as unsynchronised meters are */
+	uint8_t *line;  /* --baud: bytes not yet "on the wire" */
+	size_t line_len;
+	double line_t0; /* --baud: real time (ms) at which line[0] starts */
 	bool done;
 };
 
@@ -90,6 +95,7 @@ static struct {
 	char tcp_host[128];
 	unsigned tcp_port;
 	double garbage, corrupt;
+	unsigned baud; /* 0: a list's bytes go out at once */
 	size_t max_frame;
 	const char *expect;
 	bool quiet;
@@ -105,12 +111,13 @@ static struct {
 };
 
 static struct {
-	uint64_t lists, frames, bytes, garbage_bytes, corrupted, dropped, refused;
+	uint64_t lists, frames, bytes, garbage_bytes, corrupted, dropped, refused, overrun;
 } stats;
 
 static struct stream *streams;
 static int epfd = -1;
 static uint64_t conns_waiting; /* readers with bytes not yet written */
+static double line_rate;       /* --baud: bytes per real ms */
 static FILE *expect_file;
 static int64_t real0_ms;
 
@@ -139,6 +146,7 @@ static void usage(FILE *f)
 	      "      --garbage P       random bytes before a frame with probability P\n"
 	      "      --corrupt P       flip a byte of a frame with probability P\n"
 	      "      --max-frame N     bytes between flags before segmenting (32..2047, default 2047)\n"
+	      "      --baud N          send bytes at a serial line's pace (meters: 2400), times --speed\n"
 	      "  -e, --expect FILE     write the encoded values of every list as JSON lines\n"
 	      "  -q, --quiet           no statistics at exit\n"
 	      "  -h, --help            this text\n"
@@ -208,7 +216,20 @@ static int parse_hostport(const char *s)
 
 static void parse_args(int argc, char **argv)
 {
-	enum { O_START = 256, O_SPEED, O_FAST, O_PTY, O_LINK, O_TCP, O_STREAMS, O_GARBAGE, O_CORRUPT, O_MAXF, O_VER };
+	enum {
+		O_START = 256,
+		O_SPEED,
+		O_FAST,
+		O_PTY,
+		O_LINK,
+		O_TCP,
+		O_STREAMS,
+		O_GARBAGE,
+		O_CORRUPT,
+		O_MAXF,
+		O_BAUD,
+		O_VER
+	};
 	static const struct option lo[] = {
 	    {"meter", required_argument, NULL, 'm'},
 	    {"single-phase", no_argument, NULL, '1'},
@@ -225,6 +246,7 @@ static void parse_args(int argc, char **argv)
 	    {"garbage", required_argument, NULL, O_GARBAGE},
 	    {"corrupt", required_argument, NULL, O_CORRUPT},
 	    {"max-frame", required_argument, NULL, O_MAXF},
+	    {"baud", required_argument, NULL, O_BAUD},
 	    {"expect", required_argument, NULL, 'e'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -295,6 +317,11 @@ static void parse_args(int argc, char **argv)
 			if (parse_u64(optarg, &v) || v < MAX_FRAME_MIN || v > HDLC_LEN_MAX)
 				bad = "--max-frame wants 32..2047";
 			opt.max_frame = (size_t)v;
+			break;
+		case O_BAUD:
+			if (parse_u64(optarg, &v) || v < 300 || v > 4000000)
+				bad = "--baud wants 300..4000000";
+			opt.baud = (unsigned)v;
 			break;
 		case 'e': opt.expect = optarg; break;
 		case 'q': opt.quiet = true; break;
@@ -504,6 +531,30 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 /* ---- one list ------------------------------------------------------------ */
 
+/* Hands bytes of stream s to its readers: stdout (blocking), or each pty or
+ * TCP reader's buffer; a reader without room for all of them loses them. */
+static int deliver(struct stream *s, const uint8_t *p, size_t len)
+{
+	if (opt.out == OUT_STDOUT)
+		return write_all(STDOUT_FILENO, p, len);
+	for (unsigned i = 0; i < CONNS_PER_STREAM; i++) {
+		struct conn *c = &s->conn[i];
+		if (c->fd < 0)
+			continue;
+		if (CONN_BUF - c->len < len) {
+			c->dropped++;
+			continue;
+		}
+		memcpy(c->buf + c->len, p, len);
+		c->len += len;
+		if (conn_flush(c) < 0 && opt.out == OUT_TCP)
+			conn_close(c);
+		else
+			conn_watch(c);
+	}
+	return 0;
+}
+
 /* Generates stream s's next list and hands its bytes to every reader.
  * Returns 0, or -errno when stdout is gone. */
 static int emit(struct stream *s, unsigned idx)
@@ -557,24 +608,39 @@ static int emit(struct stream *s, unsigned idx)
 		fprintf(expect_file, ",%s}\n", json);
 	}
 
-	if (opt.out == OUT_STDOUT)
-		return write_all(STDOUT_FILENO, wire, len);
-	for (unsigned i = 0; i < CONNS_PER_STREAM; i++) {
-		struct conn *c = &s->conn[i];
-		if (c->fd < 0)
-			continue;
-		if (CONN_BUF - c->len < len) {
-			c->dropped++;
-			continue;
-		}
-		memcpy(c->buf + c->len, wire, len);
-		c->len += len;
-		if (conn_flush(c) < 0 && opt.out == OUT_TCP)
-			conn_close(c);
-		else
-			conn_watch(c);
+	if (!s->line)
+		return deliver(s, wire, len);
+	/* --baud: the list waits for the line */
+	if (LINE_MAX - s->line_len < len) {
+		stats.overrun++; /* the line cannot keep up (a tiny --baud) */
+		return 0;
 	}
+	if (s->line_len == 0)
+		s->line_t0 = (double)mono_ms();
+	memcpy(s->line + s->line_len, wire, len);
+	s->line_len += len;
 	return 0;
+}
+
+/* --baud: hands on the bytes of s's line that are due by now.  Returns
+ * -errno when stdout is gone; lowers *next to when the next chunk is due. */
+static int line_release(struct stream *s, int64_t now, int64_t *next)
+{
+	double due = ((double)now - s->line_t0) * line_rate;
+	size_t n = due < 1 ? 0 : due >= (double)s->line_len ? s->line_len : (size_t)due;
+	int rc = 0;
+	if (n) {
+		rc = deliver(s, s->line, n);
+		memmove(s->line, s->line + n, s->line_len - n);
+		s->line_len -= n;
+		s->line_t0 += (double)n / line_rate;
+	}
+	if (s->line_len) {
+		size_t chunk = s->line_len < LINE_CHUNK ? s->line_len : LINE_CHUNK;
+		int64_t t = (int64_t)ceil(s->line_t0 + (double)chunk / line_rate);
+		*next = *next < t ? *next : t;
+	}
+	return rc;
 }
 
 static bool stream_done(const struct stream *s)
@@ -632,6 +698,8 @@ static int setup(void)
 		sim_meter_init(&s->m, opt.make, opt.phases, opt.seed + i, opt.start_ms);
 		s->fault.s = (opt.seed + i) ^ 0xFA017FA017FA017Fu;
 		s->lag_ms = opt.speed > 0 ? (int64_t)(10000.0 * i / opt.streams / opt.speed) : 0;
+		if (opt.baud && opt.speed > 0 && !(s->line = malloc(LINE_MAX)))
+			return -ENOMEM;
 		s->listen_fd = s->pty_fd = s->pty_slave = -1;
 		for (unsigned k = 0; k < CONNS_PER_STREAM; k++)
 			s->conn[k].fd = -1;
@@ -678,6 +746,9 @@ static int setup(void)
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
+	/* 8E1 is 11 bits a byte (Aidon, Kaifa), 8N1 10 (Kamstrup); a faster meter has a faster line */
+	if (opt.baud)
+		line_rate = opt.baud / (opt.make == SIM_KAMSTRUP ? 10.0 : 11.0) / 1000.0 * opt.speed;
 	if (opt.out == OUT_STDOUT && isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "hanmeter-sim: not writing binary frames to a terminal; "
 		                "redirect stdout, or use --pty or --tcp\n");
@@ -715,8 +786,11 @@ int main(int argc, char **argv)
 		/* generate what is due */
 		int64_t now = mono_ms(), next = INT64_MAX;
 		bool all_done = true, busy = false;
+		bool line_busy = false;
 		for (unsigned i = 0; i < opt.streams && rc == 0; i++) {
 			struct stream *s = &streams[i];
+			if (s->line && s->line_len)
+				rc = line_release(s, now, &next);
 			for (unsigned k = 0; !s->done && rc == 0; k++) {
 				if ((s->done = stream_done(s)))
 					break;
@@ -731,14 +805,17 @@ int main(int argc, char **argv)
 				}
 				rc = emit(s, i);
 			}
+			if (s->line && s->line_len && rc == 0)
+				rc = line_release(s, now, &next); /* schedule what was queued just now */
 			all_done &= s->done;
+			line_busy |= s->line && s->line_len;
 		}
 		if (rc < 0) {
 			if (rc != -EPIPE)
 				fprintf(stderr, "hanmeter-sim: stdout: %s\n", strerror(-rc));
 			break;
 		}
-		if (all_done && conns_waiting == 0)
+		if (all_done && conns_waiting == 0 && !line_busy)
 			break;
 
 		/* wait for readers, clients and the clock */
@@ -756,7 +833,7 @@ int main(int argc, char **argv)
 			rc = -errno;
 			break;
 		}
-		if (nev == 0 && all_done)
+		if (nev == 0 && all_done && !line_busy)
 			break;
 		for (int i = 0; i < nev; i++) {
 			if (!ev[i].data.ptr) {
@@ -808,6 +885,8 @@ int main(int argc, char **argv)
 		if (s->listen_fd >= 0)
 			close(s->listen_fd);
 	}
+	for (unsigned i = 0; i < opt.streams; i++)
+		free(streams[i].line);
 	if (opt.link)
 		cleanup_link();
 	if (expect_file)
@@ -815,11 +894,11 @@ int main(int argc, char **argv)
 	if (!opt.quiet)
 		fprintf(stderr,
 		        "hanmeter-sim: %llu lists, %llu frames, %llu bytes, %llu garbage bytes, %llu corrupted, "
-		        "%llu lists dropped for slow readers, %llu connections refused\n",
+		        "%llu deliveries dropped for slow readers, %llu connections refused%s\n",
 		        (unsigned long long)stats.lists, (unsigned long long)stats.frames,
 		        (unsigned long long)stats.bytes, (unsigned long long)stats.garbage_bytes,
 		        (unsigned long long)stats.corrupted, (unsigned long long)stats.dropped,
-		        (unsigned long long)stats.refused);
+		        (unsigned long long)stats.refused, stats.overrun ? ", LINE OVERRUN" : "");
 	free(streams);
 	return rc < 0 && rc != -EPIPE ? 1 : 0;
 }

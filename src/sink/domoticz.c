@@ -264,34 +264,38 @@ static void send_http(struct dz *s, struct dz_req *q, const char *svalue)
 	s->sent++;
 }
 
-static void send_mqtt(struct dz *s, struct dz_req *q, const char *svalue)
+/* false if the MQTT sink could not take it (broker away): try next round */
+static bool send_mqtt(struct dz *s, struct dz_req *q, const char *svalue)
 {
 	char json[128];
 	if (hm_format_dz_mqtt(q->idx, svalue, json, sizeof json) < 0)
-		return;
+		return true;
 	if (hm_mqtt_publish(s->c->mqtt_topic, json, 0, false) < 0) {
 		s->mqtt_unavailable++;
-		return;
+		return false;
 	}
 	s->sent++;
 	s->ok++;
+	return true;
 }
 
-/* Sends every configured device whose values are known. */
+/* Sends every configured device whose values are known.  Values that could
+ * not go out over MQTT stay dirty for the next round. */
 static void send_all(struct dz *s)
 {
 	char svalue[128];
+	bool all = true;
 	for (int dev = 0; dev < DZ_DEVICES; dev++) {
 		struct dz_req *q = &s->req[dev];
 		if (!q->idx || dz_svalue(&s->latest, (enum dz_dev)dev, svalue, sizeof svalue) < 0)
 			continue;
 		hm_log(LOG_DEBUG, "domoticz: %s idx %d svalue %s", dz_dev_name[dev], q->idx, svalue);
 		if (s->c->mqtt)
-			send_mqtt(s, q, svalue);
+			all &= send_mqtt(s, q, svalue);
 		else
 			send_http(s, q, svalue);
 	}
-	s->dirty = false;
+	s->dirty = !all;
 }
 
 /* The interval is over: send what changed, or go idle (next reading sends). */

@@ -6,6 +6,7 @@
  * libFuzzer for tests/fuzz/regress.test, check-arm and valgrind runs.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,10 @@ int main(int argc, char **argv)
 		size_t n = 0, cap = 64;
 		char **list = malloc(cap * sizeof *list);
 		struct dirent *e;
+		/* errno tells a failing readdir() from the end of the directory:
+		 * a 32-bit build without _FILE_OFFSET_BITS=64 gets EOVERFLOW on
+		 * file systems with 64-bit inode numbers or offsets. */
+		errno = 0;
 		while (list && (e = readdir(d))) {
 			if (e->d_name[0] == '.')
 				continue;
@@ -93,6 +98,10 @@ int main(int argc, char **argv)
 			list[n] = malloc(len);
 			if (list[n])
 				snprintf(list[n++], len, "%s/%s", argv[i], e->d_name);
+		}
+		if (errno) {
+			fprintf(stderr, "%s: readdir: %s\n", argv[i], strerror(errno));
+			failed++;
 		}
 		closedir(d);
 		if (!list) {

@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -138,16 +139,41 @@ def hex_frames(name):
     return frames
 
 
+def make_certs(work):
+    """A throwaway CA and a server certificate for "localhost": (ca, cert, key)."""
+    def ssl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, timeout=60)
+    ca_key, ca, key, csr, crt = (os.path.join(work, n) for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+        "-subj", "/CN=hanmeter test CA")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
+    ext = os.path.join(work, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost\n")
+    ssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days", "2",
+        "-extfile", ext)
+    # mosquitto started as root runs as user mosquitto: let it read them
+    # (throwaway keys in a throwaway directory)
+    os.chmod(work, 0o755)
+    for f in (ca, crt, key):
+        os.chmod(f, 0o644)
+    return ca, crt, key
+
+
 # ---- mosquitto ---------------------------------------------------------------
 
 class Broker:
-    def __init__(self, workdir):
+    """extra: more lines for the listener (TLS files, password_file);
+    client_args: what mosquitto_pub/_sub then need (--cafile, -u, -P)."""
+
+    def __init__(self, workdir, extra="allow_anonymous true\n", client_args=()):
         self.port = free_port()
+        self.client_args = list(client_args)
         self.conf = os.path.join(workdir, "mosquitto.conf")
         self.log = os.path.join(workdir, "mosquitto.log")
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n" % self.port)
+            f.write("listener %d 127.0.0.1\n%spersistence false\n"
+                    "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n" % (self.port, extra))
         self.proc = None
 
     def start(self):
@@ -172,6 +198,7 @@ class Broker:
 
     def publish(self, topic, payload, retain=False):
         cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.port), "-t", topic, "-m", payload]
+        cmd += self.client_args
         subprocess.run(cmd + (["-r"] if retain else []), check=True, timeout=10)
 
 
@@ -188,8 +215,8 @@ class Subscriber:
     def start(self):
         # MQTT 5 retain-as-published: live messages keep their retain flag
         cmd = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(self.broker.port), "-F", "%j", "-q", "1",
-               "-V", "5", "--retain-as-published"]
-        for t in self.topics:
+               "-V", "5", "--retain-as-published"] + self.broker.client_args
+        for t in tuple(self.topics) + ("harness/marker/#",):
             cmd += ["-t", t]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
@@ -332,7 +359,7 @@ class Domoticz:
 
     SVALUE_FIELDS = {"p1": 6, "power": 2, "voltage": 1, "current": 3}
 
-    def __init__(self, devices, user="user", password="secret"):
+    def __init__(self, devices, user="user", password="secret", tls=None):
         self.devices = devices
         self.auth = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
         self.requests = []
@@ -347,6 +374,10 @@ class Domoticz:
                 outer._handle(self)
 
         self.srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:  # (certfile, keyfile): HTTPS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
         self.port = self.srv.server_address[1]
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 

@@ -32,7 +32,7 @@ static struct {
 	int nheader;
 } vec_manifest_data;
 
-static const char *vec_dir(void)
+static inline const char *vec_dir(void)
 {
 	const char *d = getenv("VECTORS");
 	static char probe[4096];
@@ -57,7 +57,7 @@ static const char *vec_dir(void)
 	} while (0)
 
 /* Reads a whole vector file (malloc'ed, NUL-terminated); NULL if missing. */
-static char *vec_read(const char *name, size_t *len)
+static inline char *vec_read(const char *name, size_t *len)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", vec_dir() ? vec_dir() : ".", name);
@@ -81,7 +81,7 @@ static char *vec_read(const char *name, size_t *len)
 }
 
 /* Loads a .hex vector: all data bytes concatenated, and each line's extent. */
-static int vec_hex(const char *name, uint8_t *out, size_t cap, size_t *out_len, struct hm_hexline *lines,
+static inline int vec_hex(const char *name, uint8_t *out, size_t cap, size_t *out_len, struct hm_hexline *lines,
 		   size_t max_lines, size_t *n_lines)
 {
 	size_t n;
@@ -97,7 +97,7 @@ static int vec_hex(const char *name, uint8_t *out, size_t cap, size_t *out_len, 
 }
 
 /* Loads MANIFEST.tsv once.  Returns the number of rows (0 if absent). */
-static int vec_manifest_load(void)
+static inline int vec_manifest_load(void)
 {
 	if (vec_manifest_data.text)
 		return vec_manifest_data.nrows;
@@ -133,7 +133,7 @@ static int vec_manifest_load(void)
 
 /* The column named column ("expected_values", "kind", ...) of the row whose
  * file is file; "" if the column is empty, NULL if there is no such row. */
-static const char *vec_manifest(const char *file, const char *column)
+static inline const char *vec_manifest(const char *file, const char *column)
 {
 	vec_manifest_load();
 	int ci = -1;
@@ -152,7 +152,7 @@ static const char *vec_manifest(const char *file, const char *column)
  * "; " or the end) to buf.  Searches from *from (advanced past the match)
  * when from is given, so repeated names ([line N] sections) can be walked.
  * Returns 1 if found. */
-static int vec_expect(const char *expected, const char *name, char *buf, size_t cap)
+static inline int vec_expect(const char *expected, const char *name, char *buf, size_t cap)
 {
 	size_t nl = strlen(name);
 	for (const char *p = expected; p && *p; p = strstr(p, "; ")) {

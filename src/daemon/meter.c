@@ -1,0 +1,297 @@
+/*
+ * meter.c - one meter's path: source bytes -> HDLC framer -> decoder ->
+ * scale -> every sink; and the source's life: online, failed (back-off
+ * timer, capped exponential with jitter), ended.
+ *
+ * Nothing from a bad frame reaches a sink as a reading: a rejected frame or
+ * a message that decodes to nothing is counted (stats.errors, and by reason
+ * in the framer's and decoder's own counters) and logged, rate-limited,
+ * with its reason.  Sinks that want every frame (raw publishing) get them
+ * through their frame() callback, rejections included.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hanmeter/profile.h"
+
+#include "daemon.h"
+#include "log.h"
+
+/* Rate limits: a meter sending garbage every 2 s must not fill the journal. */
+#define REJECT_LOG_INTERVAL_S 60
+#define REJECT_LOG_BURST      5
+#define FAIL_LOG_INTERVAL_S   600
+#define FAIL_LOG_BURST        10
+
+/* DLMS unit codes (IEC 62056-62, Blue Book "unit" enumeration) of the
+ * quantities a current transformer scales: W, VA, var, Wh, VAh, varh, A. */
+static const uint8_t scaled_units[] = {27, 28, 29, 30, 31, 32, 33};
+
+uint64_t hm_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+const char *hm_meter_where(const struct hm_meter *m, char *buf, size_t len)
+{
+	const struct hm_meter_conf *mc = m->conf;
+	if (mc->device[0])
+		snprintf(buf, len, "serial %s", mc->device);
+	else if (mc->tcp_host[0])
+		snprintf(buf, len, strchr(mc->tcp_host, ':') ? "tcp [%s]:%u" : "tcp %s:%u", mc->tcp_host, mc->tcp_port);
+	else
+		snprintf(buf, len, "file %s", mc->file);
+	return buf;
+}
+
+/* Multiplies v by the meter's scale; false if the product does not fit. */
+static bool scale_num(struct hm_num *v, struct hm_num s)
+{
+	int64_t m;
+	if (__builtin_mul_overflow(v->m, s.m, &m))
+		return false;
+	int e = v->e + s.e;
+	while (m && m % 10 == 0 && e < 0) { /* keep mantissas short: 9.96 * 40 = 398.4, not 398.40 */
+		m /= 10;
+		e++;
+	}
+	if (e < INT16_MIN || e > INT16_MAX)
+		return false;
+	v->m = m;
+	v->e = (int16_t)e;
+	return true;
+}
+
+static bool scaled_unit(const char *unit)
+{
+	static const char *const units[] = {"W", "var", "VA", "A", "kWh", "kvarh", "Wh", "varh"};
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(unit, units[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Applies scale = to current, power and energy (never voltage or power
+ * factor).  A field whose product overflows is dropped, not wrapped. */
+static void apply_scale(struct hm_meter *m, struct hm_reading *r)
+{
+	struct hm_num s = m->conf->scale;
+	if (s.m == 1 && s.e == 0)
+		return;
+	for (int f = 0; f < HM_NUM_COUNT; f++) {
+		if (!hm_reading_has_num(r, f) || !scaled_unit(hm_num_info[f].unit))
+			continue;
+		if (!scale_num(&r->num[f], s)) {
+			r->num_set[f / 64] &= ~((uint64_t)1 << (f % 64));
+			hm_log_meter(LOG_WARNING, m->conf->name, "%s times scale does not fit: dropped",
+			             hm_num_info[f].name);
+		}
+	}
+	for (unsigned i = 0; i < r->n_extra; i++) {
+		struct hm_extra *x = &r->extra[i];
+		if (x->is_text || !memchr(scaled_units, x->unit, sizeof scaled_units))
+			continue;
+		if (!scale_num(&x->num, s)) { /* never a wrapped number: say so instead */
+			x->is_text = true;
+			snprintf(x->text, sizeof x->text, "overflow");
+		}
+	}
+}
+
+static void log_reject(struct hm_meter *m, enum hm_err err, const char *what)
+{
+	unsigned dropped;
+	if (!hm_ratelimit_ok(&m->rl_reject, &dropped))
+		return;
+	if (dropped)
+		hm_log_meter(LOG_WARNING, m->conf->name, "%u similar messages suppressed", dropped);
+	hm_log_meter(LOG_WARNING, m->conf->name, "%s rejected: %s (%s)", what, hm_err_name(err), hm_err_text(err));
+}
+
+static void debug_hex(struct hm_meter *m, const struct hm_frame *f)
+{
+	char hex[2 * 256 + 4];
+	size_t n = f->raw_len < 256 ? f->raw_len : 256;
+	for (size_t i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", f->raw[i]);
+	if (n < f->raw_len)
+		strcpy(hex + 2 * n, "...");
+	hm_log_meter(LOG_DEBUG, m->conf->name, "frame %s, %zu bytes: %s", hm_err_name(f->err), f->raw_len, hex);
+}
+
+/* The framer's callback: one message or one rejected candidate. */
+static void on_frame(void *ctx, const struct hm_frame *f)
+{
+	struct hm_meter *m = ctx;
+	struct hm_daemon *d = m->d;
+
+	if (d->debug >= 2 && f->raw)
+		debug_hex(m, f);
+	for (unsigned i = 0; i < d->n_sinks; i++)
+		if (d->sink[i]->frame)
+			d->sink[i]->frame(d->sink_state[i], m, f);
+	if (f->err != HM_ERR_OK) {
+		m->stats.errors++;
+		log_reject(m, f->err, "frame");
+		return;
+	}
+	m->stats.frames++;
+	m->stats.last_frame_us = hm_now_us();
+
+	enum hm_err err = hm_decode(&m->dec, f->info, f->info_len, &m->reading);
+	if (err != HM_ERR_OK) {
+		m->stats.errors++;
+		log_reject(m, err, "message");
+		return;
+	}
+	apply_scale(m, &m->reading);
+	m->stats.readings++;
+	for (unsigned i = 0; i < d->n_sinks; i++)
+		d->sink[i]->reading(d->sink_state[i], m, &m->reading);
+}
+
+void hm_meter_input(struct hm_meter *m, const uint8_t *p, size_t n)
+{
+	m->stats.bytes += n;
+	hm_hdlc_feed(&m->hdlc, p, n, on_frame, m);
+}
+
+static void set_online(struct hm_meter *m, bool online)
+{
+	struct hm_daemon *d = m->d;
+	if (m->online == online)
+		return;
+	m->online = online;
+	for (unsigned i = 0; i < d->n_sinks; i++)
+		if (d->sink[i]->availability)
+			d->sink[i]->availability(d->sink_state[i], m, online);
+}
+
+void hm_meter_online(struct hm_meter *m)
+{
+	char where[HM_CONF_STR + 16];
+	if (m->opens++ > 0)
+		m->stats.reconnects++;
+	m->retry_ms = m->conf->retry_min_ms;
+	hm_log_meter(LOG_NOTICE, m->conf->name, "%s: %s", hm_meter_where(m, where, sizeof where),
+	             m->opens > 1 ? "reconnected" : "open");
+	set_online(m, true);
+}
+
+/* xorshift32 (Marsaglia 2003): jitter needs spread, not secrecy. */
+static uint32_t next_rand(struct hm_daemon *d)
+{
+	uint32_t x = d->rand ? d->rand : 2463534242u;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return d->rand = x;
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct hm_meter *m = userdata;
+	(void)s;
+	(void)usec;
+	m->retry_timer = sd_event_source_unref(m->retry_timer);
+	int rc = m->source->open(m);
+	if (rc < 0)
+		hm_meter_fail(m, rc);
+	return 0;
+}
+
+/* Arms the retry timer: the current back-off with "equal jitter" (half
+ * fixed, half random, so meters sharing a ser2net box do not reconnect in
+ * lockstep), then doubles the back-off up to retry_max. */
+static void arm_retry(struct hm_meter *m, unsigned *delay_ms)
+{
+	unsigned base = m->retry_ms ? m->retry_ms : m->conf->retry_min_ms;
+	unsigned delay = base / 2 + next_rand(m->d) % (base / 2 + 1);
+	uint64_t next = (uint64_t)base * 2;
+	m->retry_ms = next > m->conf->retry_max_ms ? m->conf->retry_max_ms : (unsigned)next;
+	*delay_ms = delay;
+	m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+	int rc = sd_event_add_time_relative(m->d->event, &m->retry_timer, CLOCK_MONOTONIC, (uint64_t)delay * 1000u, 0,
+	                                    on_retry, m);
+	if (rc < 0)
+		hm_log_meter(LOG_ERR, m->conf->name, "cannot arm the retry timer: %s", strerror(-rc));
+}
+
+void hm_meter_fail(struct hm_meter *m, int err)
+{
+	char where[HM_CONF_STR + 16];
+	unsigned delay_ms, dropped;
+	if (err < 0)
+		err = -err;
+	m->source->close(m);
+	hm_hdlc_flush(&m->hdlc, on_frame, m);
+	set_online(m, false);
+	arm_retry(m, &delay_ms);
+	if (hm_ratelimit_ok(&m->rl_fail, &dropped)) {
+		if (dropped)
+			hm_log_meter(LOG_WARNING, m->conf->name, "%u similar messages suppressed", dropped);
+		hm_log_meter(LOG_WARNING, m->conf->name, "%s: %s; retrying in %u.%03u s",
+		             hm_meter_where(m, where, sizeof where), strerror(err), delay_ms / 1000, delay_ms % 1000);
+	}
+}
+
+void hm_meter_eof(struct hm_meter *m)
+{
+	char where[HM_CONF_STR + 16];
+	m->source->close(m);
+	hm_hdlc_flush(&m->hdlc, on_frame, m);
+	set_online(m, false);
+	hm_log_meter(LOG_NOTICE, m->conf->name, "%s: end of input after %" PRIu64 " bytes, %" PRIu64 " readings",
+	             hm_meter_where(m, where, sizeof where), m->stats.bytes, m->stats.readings);
+}
+
+int hm_meter_init(struct hm_daemon *d, struct hm_meter *m, const struct hm_meter_conf *mc)
+{
+	m->d = d;
+	m->conf = mc;
+	m->source = NULL;
+	for (size_t i = 0; hm_sources[i]; i++)
+		if (hm_sources[i]->claims(mc)) {
+			m->source = hm_sources[i];
+			break;
+		}
+	if (!m->source)
+		return -ENODEV;
+	hm_hdlc_init(&m->hdlc);
+	hm_decoder_init(&m->dec);
+	if (strcmp(mc->profile, "auto") != 0)
+		m->dec.force = hm_profile_find(mc->profile); /* checked by config.c */
+	m->dec.has_key = mc->has_key;
+	memcpy(m->dec.key, mc->key, sizeof m->dec.key);
+	m->dec.has_auth_key = mc->has_auth_key;
+	memcpy(m->dec.auth_key, mc->auth_key, sizeof m->dec.auth_key);
+	m->retry_ms = mc->retry_min_ms;
+	m->rl_reject = (struct hm_ratelimit)HM_RATELIMIT_INIT(REJECT_LOG_INTERVAL_S, REJECT_LOG_BURST);
+	m->rl_fail = (struct hm_ratelimit)HM_RATELIMIT_INIT(FAIL_LOG_INTERVAL_S, FAIL_LOG_BURST);
+	return 0;
+}
+
+void hm_meter_start(struct hm_meter *m)
+{
+	if (!m->source)
+		return;
+	int rc = m->source->open(m);
+	if (rc < 0)
+		hm_meter_fail(m, rc);
+}
+
+void hm_meter_stop(struct hm_meter *m)
+{
+	if (m->source)
+		m->source->close(m);
+	m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+	/* Not an availability change: the sinks stop next and say in their
+	 * stop() what they owe every meter (MQTT: offline, retained). */
+	m->online = false;
+}
