@@ -80,10 +80,10 @@ static enum hm_err decode_apdu(struct hm_decoder *d, const uint8_t *p, size_t le
 	err = run_profiles(d, r);
 	if (err != HM_ERR_OK)
 		return err;
-	char t[HM_TEXT_MAX];
-	int n;
-	if (d->apdu.has_time && (n = hm_dlms_datetime_format(d->apdu.time, t, sizeof t)) > 0)
-		hm_reading_set_text(r, HM_TEXT_APDU_TIME, t, (size_t)n);
+	/* Formatted in place: a date-time is printable, set_text's pass is not needed. */
+	if (d->apdu.has_time &&
+	    hm_dlms_datetime_format(d->apdu.time, r->text[HM_TEXT_APDU_TIME], sizeof r->text[HM_TEXT_APDU_TIME]) > 0)
+		r->text_set |= UINT32_C(1) << HM_TEXT_APDU_TIME;
 	return HM_ERR_OK;
 }
 

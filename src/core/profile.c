@@ -6,7 +6,6 @@
  * identities); C.D.E names the quantity; F=255 "current value".  Units
  * (IEC 62056-62): Wh and varh become kWh and kvarh by exponent -3.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "profiles/profiles.h"
@@ -30,33 +29,32 @@ const struct hm_profile *hm_profile_find(const char *name)
 	return NULL;
 }
 
-#define ANY 0xFF /* wildcard in the table below (255 is also F's "current" value) */
+#define KEY(c, d, e) ((uint32_t)(c) << 16 | (uint32_t)(d) << 8 | (uint32_t)(e)) /* OBIS C.D.E */
 
-/* OBIS codes of text fields (README "Expected values" table). */
-static const struct {
-	uint8_t a, b, c, d, e;
-	enum hm_text_field f;
-} text_obis[] = {
-    {ANY, ANY, 0, 2, 129, HM_TEXT_LIST_VERSION},     /* x.x.0.2.129: OBIS list version */
-    {0, ANY, 96, 1, 0, HM_TEXT_METER_ID},            /* 0.0.96.1.0: GS1 meter id */
-    {0, ANY, 96, 1, 7, HM_TEXT_METER_MODEL},         /* 0.0.96.1.7: meter type */
-    {0, ANY, 96, 1, 1, HM_TEXT_METER_ID_2},          /* 0.0.96.1.1: second identifier */
-    {0, ANY, 42, 0, 0, HM_TEXT_LOGICAL_DEVICE_NAME}, /* 0.0.42.0.0: COSEM logical device name */
-    {0, ANY, 1, 0, 0, HM_TEXT_METER_TIME},           /* 0.x.1.0.0: clock (Kamstrup B=1) */
-    {1, ANY, 0, 0, 5, HM_TEXT_METER_ID},             /* Kamstrup 1.1.0.0.5: GS1 meter id */
-    {1, ANY, 96, 1, 1, HM_TEXT_METER_MODEL},         /* Kamstrup 1.1.96.1.1: type number */
-    {1, ANY, 0, 0, 1, HM_TEXT_METER_SERIAL},         /* Kamstrup DK 1.1.0.0.1: serial */
-};
-
+/* The text field of OBIS code o (README "Expected values" table), or -1.
+ * Every value of a list is looked up here first, so it is a switch on C.D.E
+ * (most codes fall through at once) and A is checked after; B is anything.
+ * F must be 255. */
 static int text_field_by_obis(const uint8_t o[6])
 {
-	for (size_t i = 0; i < sizeof text_obis / sizeof text_obis[0]; i++) {
-		if ((text_obis[i].a == ANY || text_obis[i].a == o[0]) &&
-		    (text_obis[i].b == ANY || text_obis[i].b == o[1]) && text_obis[i].c == o[2] &&
-		    text_obis[i].d == o[3] && text_obis[i].e == o[4] && o[5] == 0xFF)
-			return (int)text_obis[i].f;
+	uint8_t a = o[0];
+	if (o[5] != 0xFF)
+		return -1;
+	switch (KEY(o[2], o[3], o[4])) {
+	case KEY(0, 2, 129): return HM_TEXT_LIST_VERSION;             /* x.x.0.2.129: OBIS list version */
+	case KEY(96, 1, 0): return a == 0 ? HM_TEXT_METER_ID : -1;    /* 0.x.96.1.0: GS1 meter id */
+	case KEY(96, 1, 7): return a == 0 ? HM_TEXT_METER_MODEL : -1; /* 0.x.96.1.7: meter type */
+	case KEY(96, 1, 1):
+		return a == 0   ? HM_TEXT_METER_ID_2  /* 0.x.96.1.1: second identifier */
+		       : a == 1 ? HM_TEXT_METER_MODEL /* Kamstrup 1.1.96.1.1: type number */
+		                : -1;
+	case KEY(42, 0, 0):
+		return a == 0 ? HM_TEXT_LOGICAL_DEVICE_NAME : -1;     /* 0.x.42.0.0: COSEM logical device name */
+	case KEY(1, 0, 0): return a == 0 ? HM_TEXT_METER_TIME : -1;   /* 0.x.1.0.0: clock (Kamstrup B=1) */
+	case KEY(0, 0, 5): return a == 1 ? HM_TEXT_METER_ID : -1;     /* Kamstrup 1.1.0.0.5: GS1 meter id */
+	case KEY(0, 0, 1): return a == 1 ? HM_TEXT_METER_SERIAL : -1; /* Kamstrup DK 1.1.0.0.1: serial */
+	default: return -1;
 	}
-	return -1;
 }
 
 bool hm_profile_is_obis(const struct hm_axdr_item *it)
@@ -86,19 +84,28 @@ bool hm_profile_is_string(const struct hm_axdr_item *it)
 	return it->tag == HM_AXDR_OCTET_STRING || it->tag == HM_AXDR_VISIBLE_STRING || it->tag == HM_AXDR_UTF8_STRING;
 }
 
+static bool same(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/* The DLMS unit of a field's unit string.  Called for every value, so it
+ * switches on the first character and confirms with one short comparison
+ * rather than trying each name with strcmp. */
 uint8_t hm_profile_field_unit(enum hm_num_field f)
 {
-	static const struct {
-		const char *unit;
-		uint8_t code;
-	} map[] = {
-	    {"W", HM_UNIT_W}, {"var", HM_UNIT_VAR}, {"kWh", HM_UNIT_WH}, {"kvarh", HM_UNIT_VARH},
-	    {"A", HM_UNIT_A}, {"V", HM_UNIT_V},     {"", HM_UNIT_COUNT},
-	};
-	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-		if (strcmp(map[i].unit, hm_num_info[f].unit) == 0)
-			return map[i].code;
-	return HM_UNIT_NONE;
+	const char *u = hm_num_info[f].unit;
+	switch (u[0]) {
+	case 'W': return same(u, "W") ? HM_UNIT_W : HM_UNIT_NONE;
+	case 'v': return same(u, "var") ? HM_UNIT_VAR : HM_UNIT_NONE;
+	case 'k': return same(u, "kWh") ? HM_UNIT_WH : same(u, "kvarh") ? HM_UNIT_VARH : HM_UNIT_NONE;
+	case 'A': return same(u, "A") ? HM_UNIT_A : HM_UNIT_NONE;
+	case 'V': return same(u, "V") ? HM_UNIT_V : HM_UNIT_NONE;
+	case 0: return HM_UNIT_COUNT; /* "": dimensionless (power factor) */
+	default: return HM_UNIT_NONE;
+	}
 }
 
 /* Exponent that turns the DLMS unit into the field's unit (Wh -> kWh: -3). */
@@ -121,16 +128,17 @@ enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const 
 enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, const struct hm_axdr_item *v)
 {
 	if (f == HM_TEXT_METER_TIME) {
-		char buf[HM_TEXT_MAX];
+		/* Formatted in place: a formatted date-time is printable ASCII
+		 * already, so hm_reading_set_text's escaping pass is not needed. */
 		if ((v->tag != HM_AXDR_OCTET_STRING && v->tag != HM_AXDR_DATE_TIME) || v->len != 12 ||
-		    hm_dlms_datetime_format(v->data, buf, sizeof buf) < 0)
+		    hm_dlms_datetime_format(v->data, r->text[f], sizeof r->text[f]) < 0)
 			return HM_ERR_MALFORMED_APDU;
-		hm_reading_set_text(r, f, buf, strlen(buf));
+		r->text_set |= UINT32_C(1) << f;
 		return HM_ERR_OK;
 	}
 	if (hm_profile_is_int(v)) { /* Kamstrup DK sends its serial as double-long-unsigned */
 		char buf[24];
-		int n = snprintf(buf, sizeof buf, "%lld", (long long)v->ival);
+		int n = hm_num_format((struct hm_num){.m = v->ival}, buf, sizeof buf);
 		hm_reading_set_text(r, f, buf, (size_t)n);
 		return HM_ERR_OK;
 	}

@@ -23,9 +23,19 @@ const char *const hm_text_name[HM_TEXT_COUNT] = {
 #undef HM_TF_NAME
 };
 
+/* Empties r.  Only the bookkeeping is reset (set bits, counts, profile):
+ * the field storage (~5 KiB, most of it extra[] and text[]) is valid only
+ * where a bit or n_extra says so, and every setter writes a whole value, so
+ * wiping it per message (and per profile tried) was most of the cost of
+ * decoding a short list. */
 void hm_reading_clear(struct hm_reading *r)
 {
-	memset(r, 0, sizeof *r);
+	memset(r->num_set, 0, sizeof r->num_set);
+	r->text_set = 0;
+	r->profile = NULL;
+	r->items = 0;
+	r->n_extra = 0;
+	r->extra_dropped = 0;
 }
 
 void hm_reading_set_num(struct hm_reading *r, enum hm_num_field f, int64_t m, int e)
@@ -58,6 +68,18 @@ static void printable(char *dst, size_t cap, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
+	/* The common case (an identifier that fits and is plain ASCII) is one
+	 * check per byte and a copy. */
+	if (len < cap) {
+		size_t i = 0;
+		while (i < len && (unsigned char)s[i] - 0x20u < 0x5Fu)
+			i++;
+		if (i == len) {
+			memcpy(dst, s, len);
+			dst[len] = 0;
+			return;
+		}
+	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x20 && c < 0x7F) {
@@ -104,12 +126,19 @@ bool hm_reading_add_extra(struct hm_reading *r, const struct hm_extra *x)
 	return true;
 }
 
+/* A switch generated from the field table: the compiler turns it into a
+ * jump table or a binary search (every value goes through here), and a
+ * duplicate OBIS code in HM_NUM_FIELDS fails to compile. */
+#define OBIS_KEY(c, d, e) ((uint32_t)(c) << 16 | (uint32_t)(d) << 8 | (uint32_t)(e))
 int hm_num_field_by_obis(uint8_t c, uint8_t d, uint8_t e)
 {
-	for (int i = 0; i < HM_NUM_COUNT; i++)
-		if (hm_num_info[i].obis_c == c && hm_num_info[i].obis_d == d && hm_num_info[i].obis_e == e)
-			return i;
-	return -1;
+	switch (OBIS_KEY(c, d, e)) {
+#define HM_NF_CASE(id, nm, un, oc, od, oe, dc, sc) \
+	case OBIS_KEY(oc, od, oe): return HM_NUM_##id;
+		HM_NUM_FIELDS(HM_NF_CASE)
+#undef HM_NF_CASE
+	default: return -1;
+	}
 }
 
 int hm_num_field_by_name(const char *name)

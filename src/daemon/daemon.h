@@ -86,7 +86,6 @@ struct hm_meter {
 	unsigned retry_ms;                  /* current back-off */
 	sd_event_source *retry_timer;       /* armed while the source is closed */
 	unsigned opens;                     /* times the source came online */
-	bool ended;                         /* a file source reached its end (no retry) */
 	struct hm_ratelimit rl_reject;      /* "frame rejected" messages */
 	struct hm_ratelimit rl_fail;        /* "source failed" messages */
 };
@@ -142,7 +141,8 @@ void hm_meter_eof(struct hm_meter *m);
 int hm_meter_init(struct hm_daemon *d, struct hm_meter *m, const struct hm_meter_conf *mc);
 /* Opens m's source; one that fails is retried with back-off, never fatal. */
 void hm_meter_start(struct hm_meter *m);
-/* Closes m's source and drops its timers. */
+/* Closes m's source and drops its timers (at stop and reload; sinks are
+ * not told through availability(): their stop() follows). */
 void hm_meter_stop(struct hm_meter *m);
 /* "serial /dev/ttyUSB0", "tcp host:port", "file PATH": for messages. */
 const char *hm_meter_where(const struct hm_meter *m, char *buf, size_t len);

@@ -246,7 +246,6 @@ void hm_meter_eof(struct hm_meter *m)
 	char where[HM_CONF_STR + 16];
 	m->source->close(m);
 	hm_hdlc_flush(&m->hdlc, on_frame, m);
-	m->ended = true;
 	set_online(m, false);
 	hm_log_meter(LOG_NOTICE, m->conf->name, "%s: end of input after %" PRIu64 " bytes, %" PRIu64 " readings",
 	             hm_meter_where(m, where, sizeof where), m->stats.bytes, m->stats.readings);
@@ -292,5 +291,7 @@ void hm_meter_stop(struct hm_meter *m)
 	if (m->source)
 		m->source->close(m);
 	m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
-	set_online(m, false);
+	/* Not an availability change: the sinks stop next and say in their
+	 * stop() what they owe every meter (MQTT: offline, retained). */
+	m->online = false;
 }

@@ -9,10 +9,11 @@
  * a 1 s timer calls mosquitto_loop_misc() for keepalive PINGREQs.
  *
  * libmosquitto resolves the host name inside connect with a blocking
- * getaddrinfo(), so a name is first resolved with getaddrinfo_a() (polled
- * from a timer) and the numeric address is handed to it.  With TLS the name
- * itself is passed, because the certificate is checked against it; that
- * lookup then normally hits a warm cache, but may block on a dead resolver.
+ * getaddrinfo(), so a name is first resolved by the daemon's resolver
+ * (hm_resolve_start(): getaddrinfo_a() waking the loop) and the numeric
+ * address is handed to libmosquitto.  With TLS the name itself is passed,
+ * because the certificate is checked against it; that second lookup
+ * normally hits a warm cache, but may block on a dead resolver.
  *
  * Broker away: readings wait in a bounded queue (queue.h: power-only
  * readings are evicted before energy totals) and go out, in order, after
@@ -41,13 +42,13 @@
 #include "sink/queue.h"
 #include "sink/strbuf.h"
 
-#define MISC_INTERVAL_US   1000000u  /* mosquitto_loop_misc(): keepalive granularity */
-#define RETRY_MIN_MS       1000u     /* first reconnect delay */
-#define RETRY_MAX_MS       60000u    /* back-off cap */
-#define RESOLVE_POLL_US    20000u    /* getaddrinfo_a() progress check */
-#define RESOLVE_TIMEOUT_US 10000000u /* give up on a lookup after 10 s */
-#define STOP_FLUSH_MS      2000      /* stop(): time allowed to send the last messages */
-#define NUM_WORDS          ((HM_NUM_COUNT + 63) / 64)
+#define MISC_INTERVAL_US 1000000u /* mosquitto_loop_misc(): keepalive granularity */
+#define RETRY_MIN_MS     1000u    /* first reconnect delay */
+#define RETRY_MAX_MS     60000u   /* back-off cap */
+
+#define ADDRS_MAX     4    /* broker addresses tried per lookup (IPv6 and IPv4, ...) */
+#define STOP_FLUSH_MS 2000 /* stop(): time allowed to send the last messages */
+#define NUM_WORDS     ((HM_NUM_COUNT + 63) / 64)
 
 struct mq_meter {
 	bool identified;               /* ident is known: discovery can be published */
@@ -67,14 +68,14 @@ struct mq {
 	struct hm_daemon *d;
 	const struct hm_mqtt_conf *c;
 	struct mosquitto *mosq;
-	sd_event_source *io;      /* the broker socket, while there is one */
-	int io_fd;                /* the fd io watches */
-	sd_event_source *misc;    /* loop_misc timer */
-	sd_event_source *retry;   /* reconnect timer (armed while waiting) */
-	sd_event_source *resolve; /* getaddrinfo_a() poll timer */
-	struct lookup *lookup;    /* the name lookup in progress, or NULL */
-	uint64_t resolve_deadline;
-	bool connected; /* CONNACK received, not yet disconnected */
+	sd_event_source *io;              /* the broker socket, while there is one */
+	int io_fd;                        /* the fd io watches */
+	sd_event_source *misc;            /* loop_misc timer */
+	sd_event_source *retry;           /* reconnect timer (armed while waiting) */
+	struct hm_resolve *lookup;        /* the broker name lookup in progress, or NULL */
+	char addr[ADDRS_MAX][NI_MAXHOST]; /* the name's addresses, numeric, tried in order */
+	unsigned n_addr, next_addr;       /* addresses held; the next to try */
+	bool connected;                   /* CONNACK received, not yet disconnected */
 	bool stopping;
 	unsigned retry_ms;
 	struct hm_queue q;
@@ -90,25 +91,14 @@ struct mq {
 	uint64_t done; /* publishes libmosquitto reports complete (PUBACK for QoS 1) */
 };
 
-/* A getaddrinfo_a() request.  Allocated apart from struct mq because glibc
- * keeps writing to it until the lookup ends: one that cannot be cancelled
- * is left to glibc (a few hundred bytes, once per stop mid-lookup). */
-struct lookup {
-	struct gaicb gai;
-	struct addrinfo hints;
-	char name[HM_CONF_STR];
-};
-
-/* Drops a lookup: freed if glibc is done with it, else left to glibc. */
-static void lookup_drop(struct lookup *l)
+/* True if a message may be logged now; says once how many were not. */
+static bool limited(struct hm_ratelimit *rl)
 {
-	if (!l)
-		return;
-	if (gai_error(&l->gai) == EAI_INPROGRESS && gai_cancel(&l->gai) == EAI_NOTCANCELED)
-		return;
-	if (l->gai.ar_result)
-		freeaddrinfo(l->gai.ar_result);
-	free(l);
+	unsigned sup = 0;
+	bool ok = hm_ratelimit_ok(rl, &sup);
+	if (sup)
+		hm_log(LOG_WARNING, "mqtt: %u similar messages suppressed", sup);
+	return ok;
 }
 
 /* The running instance, for hm_mqtt_publish(). */
@@ -124,13 +114,6 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static uint64_t now_us(struct mq *s)
-{
-	uint64_t t = 0;
-	sd_event_now(s->d->event, CLOCK_MONOTONIC, &t);
-	return t;
-}
-
 static int publish(struct mq *s, const char *topic, const char *payload, size_t len, int qos, bool retain)
 {
 	if (!s->connected)
@@ -138,8 +121,7 @@ static int publish(struct mq *s, const char *topic, const char *payload, size_t 
 	int rc = mosquitto_publish(s->mosq, NULL, topic, (int)len, payload, qos, retain);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		s->publish_errors++;
-		unsigned sup;
-		if (hm_ratelimit_ok(&s->rl_conn, &sup))
+		if (limited(&s->rl_conn))
 			hm_log(LOG_WARNING, "mqtt: publish to %s failed: %s", topic, mosquitto_strerror(rc));
 		return rc == MOSQ_ERR_NO_CONN ? -ENOTCONN : -EIO;
 	}
@@ -222,6 +204,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 	}
 	s->connected = true;
 	s->retry_ms = 0;
+	s->n_addr = s->next_addr = 0; /* after a loss: back off, resolve afresh */
 	s->connects++;
 	hm_log(LOG_INFO, "mqtt: connected to %s:%u", s->c->host, s->c->port);
 	publish_str(s, s->status_topic, HM_HA_PAYLOAD_AVAILABLE, s->c->qos, true);
@@ -251,8 +234,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 	s->connected = false;
 	if (s->stopping)
 		return;
-	unsigned sup;
-	if (was && hm_ratelimit_ok(&s->rl_conn, &sup))
+	if (was && limited(&s->rl_conn))
 		hm_log(LOG_WARNING, "mqtt: lost %s:%u: %s", s->c->host, s->c->port,
 		       rc ? mosquitto_strerror(rc) : "disconnected");
 	schedule_retry(s);
@@ -294,8 +276,7 @@ static void link_failed(struct mq *s, int rc)
 	drop_io(s);
 	if (s->retry || s->stopping)
 		return;
-	unsigned sup;
-	if (hm_ratelimit_ok(&s->rl_conn, &sup))
+	if (limited(&s->rl_conn))
 		hm_log(LOG_WARNING, "mqtt: %s %s:%u: %s", s->connected ? "lost" : "cannot reach", s->c->host,
 		       s->c->port, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 	s->connected = false;
@@ -337,10 +318,12 @@ static int on_misc(sd_event_source *es, uint64_t usec, void *userdata)
 /* Starts libmosquitto's connect to host (a numeric address, or with TLS the name). */
 static void connect_to(struct mq *s, const char *host)
 {
+	/* libmosquitto closes the old socket and the new one may get its
+	 * number: never keep a watch across a connect */
+	drop_io(s);
 	int rc = mosquitto_connect_async(s->mosq, host, s->c->port, (int)s->c->keepalive_s);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		unsigned sup;
-		if (hm_ratelimit_ok(&s->rl_conn, &sup))
+		if (limited(&s->rl_conn))
 			hm_log(LOG_WARNING, "mqtt: connecting to %s:%u: %s", s->c->host, s->c->port,
 			       rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 		schedule_retry(s);
@@ -349,38 +332,30 @@ static void connect_to(struct mq *s, const char *host)
 	update_io(s);
 }
 
-static int on_resolve(sd_event_source *es, uint64_t usec, void *userdata)
+static void on_resolved(void *ctx, int err, const struct addrinfo *ai)
 {
-	struct mq *s = userdata;
-	struct lookup *l = s->lookup;
-	int rc = l ? gai_error(&l->gai) : EAI_SYSTEM;
-	if (rc == EAI_INPROGRESS && usec < s->resolve_deadline) {
-		sd_event_source_set_time_relative(es, RESOLVE_POLL_US);
-		return 0;
-	}
-	sd_event_source_set_enabled(es, SD_EVENT_OFF);
+	struct mq *s = ctx;
 	s->lookup = NULL;
-	if (rc == EAI_INPROGRESS)
-		rc = EAI_AGAIN;
-	if (rc != 0) {
-		lookup_drop(l);
-		unsigned sup;
-		if (hm_ratelimit_ok(&s->rl_conn, &sup))
-			hm_log(LOG_WARNING, "mqtt: cannot resolve %s: %s", s->c->host, gai_strerror(rc));
+	s->n_addr = s->next_addr = 0;
+	for (; err == 0 && ai && s->n_addr < ADDRS_MAX; ai = ai->ai_next)
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, s->addr[s->n_addr], NI_MAXHOST, NULL, 0, NI_NUMERICHOST) ==
+		    0)
+			s->n_addr++;
+	if (err == 0 && s->n_addr == 0)
+		err = EAI_NONAME;
+	if (err != 0) {
+		if (limited(&s->rl_conn))
+			hm_log(LOG_WARNING, "mqtt: cannot resolve %s: %s", s->c->host, gai_strerror(err));
 		schedule_retry(s);
-		return 0;
+		return;
 	}
-	char addr[NI_MAXHOST];
-	rc = getnameinfo(l->gai.ar_result->ai_addr, l->gai.ar_result->ai_addrlen, addr, sizeof addr, NULL, 0,
-	                 NI_NUMERICHOST);
-	lookup_drop(l);
-	if (rc != 0) {
-		schedule_retry(s);
-		return 0;
+	hm_log(LOG_DEBUG, "mqtt: %s is %s%s", s->c->host, s->addr[0], s->n_addr > 1 ? " (and more)" : "");
+	if (s->c->tls) {
+		s->n_addr = 0; /* libmosquitto walks the name's addresses itself */
+		connect_to(s, s->c->host);
+	} else {
+		connect_to(s, s->addr[s->next_addr++]);
 	}
-	hm_log(LOG_DEBUG, "mqtt: %s is %s", s->c->host, addr);
-	connect_to(s, s->c->tls ? s->c->host : addr);
-	return 0;
 }
 
 static bool is_numeric(const char *host)
@@ -395,36 +370,11 @@ static void begin_connect(struct mq *s)
 		connect_to(s, s->c->host);
 		return;
 	}
-	struct lookup *l = calloc(1, sizeof *l);
-	if (!l) {
+	int r = hm_resolve_start(s->d, s->c->host, s->c->port, SOCK_STREAM, on_resolved, s, &s->lookup);
+	if (r < 0) {
+		hm_log(LOG_WARNING, "mqtt: cannot resolve %s: %s", s->c->host, strerror(-r));
 		schedule_retry(s);
-		return;
 	}
-	struct gaicb *list[1] = {&l->gai};
-	snprintf(l->name, sizeof l->name, "%s", s->c->host);
-	l->hints.ai_family = AF_UNSPEC;
-	l->hints.ai_socktype = SOCK_STREAM;
-	l->gai.ar_name = l->name;
-	l->gai.ar_request = &l->hints;
-	int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
-	if (rc != 0) {
-		free(l);
-		hm_log(LOG_WARNING, "mqtt: cannot resolve %s: %s", s->c->host, gai_strerror(rc));
-		schedule_retry(s);
-		return;
-	}
-	s->lookup = l;
-	s->resolve_deadline = now_us(s) + RESOLVE_TIMEOUT_US;
-	if (!s->resolve) {
-		if (sd_event_add_time_relative(s->d->event, &s->resolve, CLOCK_MONOTONIC, RESOLVE_POLL_US, 0,
-		                               on_resolve, s) < 0) {
-			hm_log(LOG_ERR, "mqtt: cannot arm the resolver timer");
-			return;
-		}
-	} else {
-		sd_event_source_set_time_relative(s->resolve, RESOLVE_POLL_US);
-	}
-	sd_event_source_set_enabled(s->resolve, SD_EVENT_ONESHOT);
 }
 
 static int on_retry(sd_event_source *es, uint64_t usec, void *userdata)
@@ -433,7 +383,10 @@ static int on_retry(sd_event_source *es, uint64_t usec, void *userdata)
 	(void)usec;
 	(void)es;
 	s->retry = sd_event_source_disable_unref(s->retry);
-	begin_connect(s);
+	if (s->next_addr < s->n_addr)
+		connect_to(s, s->addr[s->next_addr++]);
+	else
+		begin_connect(s);
 	return 0;
 }
 
@@ -442,15 +395,20 @@ static void schedule_retry(struct mq *s)
 	if (s->stopping || s->retry)
 		return;
 	drop_io(s);
-	s->retry_ms = s->retry_ms ? s->retry_ms * 2 : RETRY_MIN_MS;
-	if (s->retry_ms > RETRY_MAX_MS)
-		s->retry_ms = RETRY_MAX_MS;
-	int r = sd_event_add_time_relative(s->d->event, &s->retry, CLOCK_MONOTONIC, (uint64_t)s->retry_ms * 1000u, 0,
+	unsigned delay_ms = 0; /* the name's next address: at once */
+	if (s->next_addr >= s->n_addr) {
+		s->n_addr = s->next_addr = 0; /* all tried: back off, then resolve again */
+		s->retry_ms = s->retry_ms ? s->retry_ms * 2 : RETRY_MIN_MS;
+		if (s->retry_ms > RETRY_MAX_MS)
+			s->retry_ms = RETRY_MAX_MS;
+		delay_ms = s->retry_ms;
+	}
+	int r = sd_event_add_time_relative(s->d->event, &s->retry, CLOCK_MONOTONIC, (uint64_t)delay_ms * 1000u, 0,
 	                                   on_retry, s);
 	if (r < 0)
 		hm_log(LOG_ERR, "mqtt: cannot arm the reconnect timer: %s", strerror(-r));
 	else
-		hm_log(LOG_DEBUG, "mqtt: reconnecting in %u ms", s->retry_ms);
+		hm_log(LOG_DEBUG, "mqtt: reconnecting in %u ms", delay_ms);
 }
 
 /* Meter m's slot: by name, since sinks start before the meters exist (and
@@ -519,8 +477,7 @@ static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading 
 		return;
 	int rc = hm_queue_push(&s->q, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain, energy);
 	if (rc > 0) {
-		unsigned sup;
-		if (hm_ratelimit_ok(&s->rl_queue, &sup))
+		if (limited(&s->rl_queue))
 			hm_log_meter(LOG_WARNING, m->conf->name,
 			             "mqtt: hold queue full (%u): dropped the oldest %s reading (%" PRIu64
 			             " power-only, %" PRIu64 " with energy totals dropped so far)",
@@ -569,9 +526,8 @@ static void mq_free(struct mq *s)
 	drop_io(s);
 	s->misc = sd_event_source_disable_unref(s->misc);
 	s->retry = sd_event_source_disable_unref(s->retry);
-	lookup_drop(s->lookup);
-	s->lookup = NULL;
-	s->resolve = sd_event_source_disable_unref(s->resolve);
+	if (s->lookup)
+		hm_resolve_cancel(s->lookup);
 	if (s->mosq)
 		mosquitto_destroy(s->mosq);
 	mosquitto_lib_cleanup();

@@ -30,6 +30,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                                                    \
 	} while (0)
 
+/* Known bugs (tests/fuzz/regress/KNOWN, second column) that a libFuzzer run
+ * steps over so that it can look past them: $HM_FUZZ_TOLERATE is a comma
+ * list of those tags (run-fuzz sets it; regress.test never does, so the
+ * kept inputs keep failing until the bug is fixed). */
+static inline bool fuzz_tolerate(const char *tag)
+{
+	const char *t = getenv("HM_FUZZ_TOLERATE");
+	size_t n = strlen(tag);
+	for (; t && *t; t += strcspn(t, ","), t += *t == ',')
+		if (strncmp(t, tag, n) == 0 && (t[n] == ',' || t[n] == '\0'))
+			return true;
+	return false;
+}
+
 /* CRC-16/X.25, bit by bit: reflected polynomial 0x8408, init 0xFFFF, final
  * XOR 0xFFFF (IEC 62056-46 HCS/FCS).  Slow on purpose: the reference. */
 static inline uint16_t fuzz_crc_x25(const uint8_t *p, size_t n)
@@ -93,6 +107,7 @@ static inline size_t fuzz_utf8(const uint8_t *p, size_t n, uint32_t *cp)
 struct fuzz_json {
 	const uint8_t *p, *end;
 	int depth;
+	bool allow_dup; /* accept an object naming a member twice */
 	/* string decoding: code points of the last string parsed, if asked */
 	uint32_t *cps;
 	size_t ncps, cps_cap;
@@ -250,7 +265,7 @@ static inline int fuzz_json_object(struct fuzz_json *j)
 		j->cps = save;
 		if (rc)
 			return -1;
-		for (size_t i = 0; i < nkeys; i++)
+		for (size_t i = 0; i < nkeys && !j->allow_dup; i++)
 			if (klen[i] == (size_t)(j->p - k) && memcmp(key[i], k, klen[i]) == 0)
 				return -1; /* duplicate member */
 		if (nkeys < FUZZ_JSON_KEYS_MAX) {
@@ -329,9 +344,9 @@ static inline int fuzz_json_value(struct fuzz_json *j)
 }
 
 /* True if s[0..n) is exactly one JSON value (whitespace around allowed). */
-static inline bool fuzz_json_valid(const char *s, size_t n)
+static inline bool fuzz_json_valid(const char *s, size_t n, bool allow_dup)
 {
-	struct fuzz_json j = {.p = (const uint8_t *)s, .end = (const uint8_t *)s + n};
+	struct fuzz_json j = {.p = (const uint8_t *)s, .end = (const uint8_t *)s + n, .allow_dup = allow_dup};
 	if (fuzz_json_value(&j))
 		return false;
 	fuzz_json_ws(&j);
@@ -348,7 +363,9 @@ static inline bool fuzz_json_members_valid(const char *members, size_t n)
 	obj[0] = '{';
 	memcpy(obj + 1, members, n);
 	obj[n + 1] = '}';
-	bool ok = fuzz_json_valid(obj, n + 2);
+	bool ok = fuzz_json_valid(obj, n + 2, false);
+	if (!ok && fuzz_tolerate("dup-member"))
+		ok = fuzz_json_valid(obj, n + 2, true);
 	free(obj);
 	return ok;
 }

@@ -30,6 +30,8 @@ static char first_json[FUZZ_JSON_BIG];
 static void check_datetime_text(const char *t, int n)
 {
 	static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+	if (n != 19 && n != 25 && fuzz_tolerate("datetime-year"))
+		return;
 	FUZZ_CHECK(n == 19 || n == 25);
 	FUZZ_CHECK((int)strlen(t) == n);
 	for (int i = 0; i < 19; i++)

@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -136,6 +137,27 @@ def hex_frames(name):
             if line and not line.startswith("#"):
                 frames.append(bytes.fromhex(line))
     return frames
+
+
+def make_certs(work):
+    """A throwaway CA and a server certificate for "localhost": (ca, cert, key)."""
+    def ssl(*args):
+        subprocess.run(["openssl"] + list(args), check=True, capture_output=True, timeout=60)
+    ca_key, ca, key, csr, crt = (os.path.join(work, n) for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+        "-subj", "/CN=hanmeter test CA")
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
+    ext = os.path.join(work, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost\n")
+    ssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days", "2",
+        "-extfile", ext)
+    # mosquitto started as root runs as user mosquitto: let it read them
+    # (throwaway keys in a throwaway directory)
+    os.chmod(work, 0o755)
+    for f in (ca, crt, key):
+        os.chmod(f, 0o644)
+    return ca, crt, key
 
 
 # ---- mosquitto ---------------------------------------------------------------
@@ -337,7 +359,7 @@ class Domoticz:
 
     SVALUE_FIELDS = {"p1": 6, "power": 2, "voltage": 1, "current": 3}
 
-    def __init__(self, devices, user="user", password="secret"):
+    def __init__(self, devices, user="user", password="secret", tls=None):
         self.devices = devices
         self.auth = "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
         self.requests = []
@@ -352,6 +374,10 @@ class Domoticz:
                 outer._handle(self)
 
         self.srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:  # (certfile, keyfile): HTTPS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.srv.socket = ctx.wrap_socket(self.srv.socket, server_side=True)
         self.port = self.srv.server_address[1]
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
 
