@@ -46,12 +46,14 @@
 #define HM_DERIVED_STEPS_MAX 16 /* capacity tariff thresholds */
 #define HM_DERIVED_DAYS      31 /* days in the longest month */
 
-/* A text rendering of the state (hm_derived_save): ~40 short lines, the
- * longest a day line of 31 numbers of <= 20 digits. */
+/* A text rendering of the state (hm_derived_save): a dozen lines, the
+ * longest 31 numbers of <= 16 digits; ~1.1 KiB at the extremes. */
 #define HM_DERIVED_TEXT_MAX 2048
 
-/* A JSON rendering of the figures (hm_derived_json): ~20 members. */
-#define HM_DERIVED_JSON_MAX 1024
+/* A JSON rendering of the figures (hm_derived_json): ~30 members; with
+ * every sum at the 10^15 mWh the state may hold and every counter at 2^64 - 1
+ * it is ~1.1 KiB (test_derived.c, extremes). */
+#define HM_DERIVED_JSON_MAX 2048
 
 /* What a sample did (for the caller's log and counters). */
 #define HM_DERIVED_EVENTS(X)                                                                          \

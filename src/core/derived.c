@@ -35,7 +35,9 @@
 #define GAP_ITER_H  (24 * 33) /* gap hours older than this lie in earlier months */
 #define YEAR_MIN    2000      /* meter clocks before this are unset, not history */
 #define YEAR_MAX    9999
-#define MAX_KW_DEF  1000 /* a 1 MW connection; a 3x63 A house takes 43 kW */
+#define MAX_KW_DEF  1000                      /* a 1 MW connection; a 3x63 A house takes 43 kW */
+#define MAX_KW_CAP  1000000                   /* whatever max_kw says: 1 GW, so an hour is <= 10^12 mWh */
+#define E_MAX       INT64_C(1000000000000000) /* 10^15 mWh = 1 TWh: no sum of ours gets near, none overflows */
 
 /* Common Norwegian grid-company steps since the 2022 tariff model (kW). */
 static const uint32_t default_steps_w[] = {2000, 5000, 10000, 15000, 20000, 25000, 50000, 75000, 100000};
@@ -368,7 +370,7 @@ enum hm_derived_event hm_derived_feed(struct hm_derived *d, const char *meter_ti
 		set_base(d, u, regs, day);
 		return HM_DERIVED_BACKWARDS;
 	}
-	int64_t limit = (int64_t)d->max_kw * MWH_PER_KWH; /* mWh in one hour at max_kw */
+	int64_t limit = (int64_t)(d->max_kw < MAX_KW_CAP ? d->max_kw : MAX_KW_CAP) * MWH_PER_KWH; /* mWh per hour */
 	if (diff.import_mwh / k > limit || diff.export_mwh / k > limit) {
 		d->resets++;
 		set_base(d, u, regs, day);
@@ -891,15 +893,14 @@ int hm_derived_load(struct hm_derived *d, const char *text, size_t len)
 		memcpy(n.meter_id, l.p, idlen);
 		n.meter_id[idlen] = 0;
 	}
-	if (!take_line(&p, end, "day", &l) || !take_i64(&l, -1, DAY_MAX, &v[0]) || !take_i64(&l, 0, INT64_MAX, &v[1]) ||
-	    !take_i64(&l, 0, INT64_MAX, &v[2]) || !take_i64(&l, 0, 25, &v[3]) || !line_done(&l))
+	if (!take_line(&p, end, "day", &l) || !take_i64(&l, -1, DAY_MAX, &v[0]) || !take_i64(&l, 0, E_MAX, &v[1]) ||
+	    !take_i64(&l, 0, E_MAX, &v[2]) || !take_i64(&l, 0, 25, &v[3]) || !line_done(&l))
 		return -EINVAL;
 	n.day = (int32_t)v[0];
 	n.today = (struct hm_derived_pair){v[1], v[2]};
 	n.hours_today = (uint16_t)v[3];
-	if (!take_line(&p, end, "month", &l) || !take_i64(&l, 0, INT64_MAX, &v[0]) ||
-	    !take_i64(&l, 0, INT64_MAX, &v[1]) || !take_i64(&l, 0, HOURS_MONTH_MAX, &v[2]) ||
-	    !take_i64(&l, 0, v[2], &v[3]) || !line_done(&l))
+	if (!take_line(&p, end, "month", &l) || !take_i64(&l, 0, E_MAX, &v[0]) || !take_i64(&l, 0, E_MAX, &v[1]) ||
+	    !take_i64(&l, 0, HOURS_MONTH_MAX, &v[2]) || !take_i64(&l, 0, v[2], &v[3]) || !line_done(&l))
 		return -EINVAL;
 	n.month = (struct hm_derived_pair){v[0], v[1]};
 	n.hours_month = (uint16_t)v[2];
@@ -907,18 +908,18 @@ int hm_derived_load(struct hm_derived *d, const char *text, size_t len)
 	if (!take_line(&p, end, "max", &l))
 		return -EINVAL;
 	for (int i = 0; i < HM_DERIVED_DAYS; i++)
-		if (!take_i64(&l, -1, INT64_MAX, &n.day_max_mwh[i]))
+		if (!take_i64(&l, -1, E_MAX, &n.day_max_mwh[i]))
 			return -EINVAL;
 	if (!line_done(&l))
 		return -EINVAL;
-	if (!take_line(&p, end, "yesterday", &l) || !take_i64(&l, 0, INT64_MAX, &v[0]) ||
-	    !take_i64(&l, 0, INT64_MAX, &v[1]) || !take_i64(&l, 0, 25, &v[2]) || !line_done(&l))
+	if (!take_line(&p, end, "yesterday", &l) || !take_i64(&l, 0, E_MAX, &v[0]) || !take_i64(&l, 0, E_MAX, &v[1]) ||
+	    !take_i64(&l, 0, 25, &v[2]) || !line_done(&l))
 		return -EINVAL;
 	n.yesterday = (struct hm_derived_pair){v[0], v[1]};
 	n.hours_yesterday = (uint16_t)v[2];
-	if (!take_line(&p, end, "last_month", &l) || !take_i64(&l, 0, INT64_MAX, &v[0]) ||
-	    !take_i64(&l, 0, INT64_MAX, &v[1]) || !take_i64(&l, 0, HOURS_MONTH_MAX, &v[2]) ||
-	    !take_i64(&l, 0, INT64_MAX, &v[3]) || !take_i64(&l, 0, 3, &v[4]) || !line_done(&l))
+	if (!take_line(&p, end, "last_month", &l) || !take_i64(&l, 0, E_MAX, &v[0]) || !take_i64(&l, 0, E_MAX, &v[1]) ||
+	    !take_i64(&l, 0, HOURS_MONTH_MAX, &v[2]) || !take_i64(&l, 0, 3 * E_MAX, &v[3]) ||
+	    !take_i64(&l, 0, 3, &v[4]) || !line_done(&l))
 		return -EINVAL;
 	n.last_month = (struct hm_derived_pair){v[0], v[1]};
 	n.hours_last_month = (uint16_t)v[2];
@@ -926,8 +927,8 @@ int hm_derived_load(struct hm_derived *d, const char *text, size_t len)
 	n.last_month_top_n = (uint8_t)v[4];
 	n.have_last = take_line(&p, end, "last", &l);
 	if (n.have_last) {
-		if (!take_i64(&l, 0, HOUR_MAX, &v[0]) || !take_i64(&l, 0, INT64_MAX, &v[1]) ||
-		    !take_i64(&l, 0, INT64_MAX, &v[2]) || !take_i64(&l, 0, 1, &v[3]) || !line_done(&l))
+		if (!take_i64(&l, 0, HOUR_MAX, &v[0]) || !take_i64(&l, 0, E_MAX, &v[1]) ||
+		    !take_i64(&l, 0, E_MAX, &v[2]) || !take_i64(&l, 0, 1, &v[3]) || !line_done(&l))
 			return -EINVAL;
 		n.last_hour = v[0];
 		n.last = (struct hm_derived_pair){v[1], v[2]};

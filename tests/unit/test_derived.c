@@ -682,6 +682,50 @@ static void state_checked(void **state)
 	assert_int_equal(load_with_crc("hanmeter-derived 1\n"), -EINVAL);
 }
 
+/* The largest state the text may hold still renders and round-trips. */
+static void extremes(void **state)
+{
+	(void)state;
+	static char text[HM_DERIVED_TEXT_MAX], text2[HM_DERIVED_TEXT_MAX], js[HM_DERIVED_JSON_MAX];
+	const int64_t big = INT64_C(1000000000000000); /* 10^15 mWh, the load limit */
+	struct hm_derived d, e;
+	hm_derived_init(&d);
+	d.have_base = d.have_last = d.has_export = d.last_estimated = true;
+	d.base = (struct hm_derived_pair){INT64_MAX, INT64_MAX};
+	d.base_hour = d.last_hour = (int64_t)(9999 - 1970) * 365 * 24;
+	memset(d.meter_id, '9', sizeof d.meter_id - 1);
+	d.day = (int32_t)((9999 - 1970) * 365);
+	d.today = d.month = d.last = d.yesterday = d.last_month = (struct hm_derived_pair){big, big};
+	d.hours_today = d.hours_yesterday = 25;
+	d.hours_month = d.hours_last_month = d.estimated_month = 745;
+	for (int i = 0; i < HM_DERIVED_DAYS; i++)
+		d.day_max_mwh[i] = big - 1 - i; /* long decimals */
+	d.last_month_top_mwh = 3 * big - 1;
+	d.last_month_top_n = 3;
+	d.samples = d.repeats = d.stale = d.resets = d.bad = d.gap_hours = UINT64_MAX;
+	int n = hm_derived_json(&d, js, sizeof js);
+	assert_true(n > 0);
+	print_message("extremes: JSON %d bytes (of %d)\n", n, HM_DERIVED_JSON_MAX);
+	n = hm_derived_save(&d, text, sizeof text);
+	assert_true(n > 0);
+	print_message("extremes: state %d bytes (of %d)\n", n, HM_DERIVED_TEXT_MAX);
+	hm_derived_init(&e);
+	assert_int_equal(hm_derived_load(&e, text, (size_t)n), 0);
+	assert_int_equal(hm_derived_save(&e, text2, sizeof text2), n);
+	assert_string_equal(text, text2);
+	/* one more than the limit is refused */
+	d.month.import_mwh = big + 1;
+	n = hm_derived_save(&d, text, sizeof text);
+	assert_int_equal(hm_derived_load(&e, text, (size_t)n), -EINVAL);
+	/* and the sums go on without overflow from there (UBSan watches): the
+	 * base hour is ~6 years before 9999-12-31, a gap of zero energy */
+	d.month.import_mwh = big;
+	assert_int_equal(hm_derived_feed(&d, "9999-12-31T23:00:00", (struct hm_num){INT64_MAX, -6}, NULL, NULL),
+	                 HM_DERIVED_GAP);
+	assert_int_equal(d.month.import_mwh, 0);
+	assert_true(d.gap_hours < 100000); /* an unsigned counter wrapped: defined */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -696,6 +740,7 @@ int main(void)
 	    cmocka_unit_test(state_round_trip),
 	    cmocka_unit_test(state_refused),
 	    cmocka_unit_test(state_checked),
+	    cmocka_unit_test(extremes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
