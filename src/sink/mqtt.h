@@ -6,6 +6,8 @@
  *   P/status               online/offline, retained; the last will says offline
  *   P/M/availability       online/offline, retained: the meter's source
  *   P/M/state              one JSON object per reading (format.h)
+ *   P/M/derived            hourly/daily/monthly energy, capacity tariff (derived.h),
+ *                          after each hourly list that changes them
  *   P/M/raw                hex of every good frame ([mqtt] raw = yes), QoS 0
  *   <discovery>/sensor/... Home Assistant discovery, retained (ha_discovery.h)
  */
