@@ -48,8 +48,10 @@ static int start_all(struct hm_daemon *d, bool first, const struct hm_meter *old
 			hm_log_meter(LOG_ERR, c->meter[i].name, "no source serves this meter");
 	for (unsigned i = 0; i < d->n_meters; i++)
 		for (unsigned j = 0; j < n_old; j++)
-			if (strcmp(d->meter[i].conf->name, old[j].conf->name) == 0)
+			if (strcmp(d->meter[i].conf->name, old[j].conf->name) == 0) {
 				d->meter[i].stats = old[j].stats;
+				d->meter[i].derived = old[j].derived; /* newer than its file if a save failed */
+			}
 
 	d->n_sinks = 0;
 	for (size_t i = 0; hm_sinks[i]; i++) {

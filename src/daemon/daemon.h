@@ -19,6 +19,7 @@
 #include <systemd/sd-event.h>
 
 #include "hanmeter/decode.h"
+#include "hanmeter/derived.h"
 #include "hanmeter/hdlc.h"
 #include "hanmeter/reading.h"
 
@@ -88,6 +89,12 @@ struct hm_meter {
 	unsigned opens;                     /* times the source came online */
 	struct hm_ratelimit rl_reject;      /* "frame rejected" messages */
 	struct hm_ratelimit rl_fail;        /* "source failed" messages */
+	/* Derived figures (derived.h), kept in <state_dir>/<name>.derived.  While
+	 * sinks see the hourly reading that changed them, derived_len > 0 and
+	 * derived_json holds them as JSON members (hm_derived_json); else 0. */
+	struct hm_derived derived;
+	int derived_len;
+	char derived_json[HM_DERIVED_JSON_MAX];
 };
 
 struct hm_daemon {

@@ -20,6 +20,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "state.h"
 
 /* Rate limits: a meter sending garbage every 2 s must not fill the journal. */
 #define REJECT_LOG_INTERVAL_S 60
@@ -125,6 +126,48 @@ static void debug_hex(struct hm_meter *m, const struct hm_frame *f)
 	hm_log_meter(LOG_DEBUG, m->conf->name, "frame %s, %zu bytes: %s", hm_err_name(f->err), f->raw_len, hex);
 }
 
+/* Derived figures (derived.h): an hourly list that changes them carries
+ * them to the sinks (m->derived_json) and they are saved at once, so a
+ * restart or a crash loses nothing that was published. */
+static void derive(struct hm_meter *m)
+{
+	struct hm_derived *dv = &m->derived;
+	const char *name = m->conf->name;
+	const char *when =
+	    hm_reading_has_text(&m->reading, HM_TEXT_METER_TIME) ? m->reading.text[HM_TEXT_METER_TIME] : "?";
+	enum hm_derived_event ev;
+	uint64_t gap_before = dv->gap_hours;
+	unsigned dropped;
+
+	m->derived_len = 0;
+	if (!hm_derived_update(dv, &m->reading, &ev)) {
+		if ((ev == HM_DERIVED_BAD_SAMPLE || ev == HM_DERIVED_STALE) && hm_ratelimit_ok(&m->rl_reject, &dropped))
+			hm_log_meter(LOG_WARNING, name, "derived: %s list at %s ignored", hm_derived_event_name(ev),
+			             when);
+		return;
+	}
+	switch (ev) {
+	case HM_DERIVED_BASELINE: hm_log_meter(LOG_INFO, name, "derived: first hourly list at %s", when); break;
+	case HM_DERIVED_GAP:
+		hm_log_meter(LOG_NOTICE, name,
+		             "derived: %" PRIu64 " hours closed by the list at %s, energy spread over them",
+		             dv->gap_hours - gap_before, when);
+		break;
+	case HM_DERIVED_BACKWARDS:
+	case HM_DERIVED_IMPLAUSIBLE:
+	case HM_DERIVED_METER_CHANGED:
+	case HM_DERIVED_CLOCK_JUMP:
+		hm_log_meter(LOG_WARNING, name, "derived: %s at %s: counting starts again from this list",
+		             hm_derived_event_name(ev), when);
+		break;
+	default: break;
+	}
+	int n = hm_derived_json(dv, m->derived_json, sizeof m->derived_json);
+	if (n > 0)
+		m->derived_len = n;
+	hm_state_save(m->d->conf->daemon.state_dir, name, dv); /* logs its own errors */
+}
+
 /* The framer's callback: one message or one rejected candidate. */
 static void on_frame(void *ctx, const struct hm_frame *f)
 {
@@ -152,8 +195,10 @@ static void on_frame(void *ctx, const struct hm_frame *f)
 	}
 	apply_scale(m, &m->reading);
 	m->stats.readings++;
+	derive(m);
 	for (unsigned i = 0; i < d->n_sinks; i++)
 		d->sink[i]->reading(d->sink_state[i], m, &m->reading);
+	m->derived_len = 0;
 }
 
 void hm_meter_input(struct hm_meter *m, const uint8_t *p, size_t n)
@@ -272,6 +317,9 @@ int hm_meter_init(struct hm_daemon *d, struct hm_meter *m, const struct hm_meter
 	m->dec.has_auth_key = mc->has_auth_key;
 	memcpy(m->dec.auth_key, mc->auth_key, sizeof m->dec.auth_key);
 	m->retry_ms = mc->retry_min_ms;
+	hm_derived_init(&m->derived);
+	hm_state_load(d->conf->daemon.state_dir, mc->name, &m->derived); /* none or refused (logged): empty */
+	m->derived_len = 0;
 	m->rl_reject = (struct hm_ratelimit)HM_RATELIMIT_INIT(REJECT_LOG_INTERVAL_S, REJECT_LOG_BURST);
 	m->rl_fail = (struct hm_ratelimit)HM_RATELIMIT_INIT(FAIL_LOG_INTERVAL_S, FAIL_LOG_BURST);
 	return 0;

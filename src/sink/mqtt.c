@@ -62,6 +62,7 @@ struct mq_meter {
 	char name[HM_CONF_NAME];       /* [meter NAME] */
 	char state_topic[HM_QUEUE_TOPIC_MAX];
 	char avail_topic[HM_QUEUE_TOPIC_MAX];
+	char derived_topic[HM_QUEUE_TOPIC_MAX];
 };
 
 struct mq {
@@ -456,9 +457,8 @@ static bool learn(struct mq_meter *mm, const struct hm_reading *r)
 	return news && mm->identified;
 }
 
-static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading *r)
+static void mq_state(struct mq *s, struct hm_meter *m, const struct hm_reading *r)
 {
-	struct mq *s = state;
 	unsigned i;
 	struct mq_meter *mm = meter_of(s, m, &i);
 	if (!mm)
@@ -494,6 +494,41 @@ static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading 
 			             s->q.dropped_energy);
 	}
 	flush_queue(s);
+}
+
+/* P/M/derived: {"meter":"M", hm_derived_json() members}, after the state
+ * message of the hourly list that changed them (daemon.h); held while the
+ * broker is away, like energy totals. */
+static void mq_derived(struct mq *s, struct hm_meter *m)
+{
+	unsigned i;
+	struct mq_meter *mm = meter_of(s, m, &i);
+	struct hm_strbuf b;
+	if (!mm || m->derived_len <= 0)
+		return;
+	hm_strbuf_init(&b, s->payload, sizeof s->payload);
+	hm_strbuf_puts(&b, "{\"meter\":");
+	hm_strbuf_json(&b, m->conf->name);
+	hm_strbuf_puts(&b, ",");
+	hm_strbuf_add(&b, m->derived_json, (size_t)m->derived_len);
+	hm_strbuf_puts(&b, "}");
+	if (b.overflow) {
+		hm_log_meter(LOG_ERR, m->conf->name, "mqtt: derived message too long for %zu bytes", sizeof s->payload);
+		return;
+	}
+	if (hm_queue_len(&s->q) == 0 && publish(s, mm->derived_topic, s->payload, b.len, s->c->qos, s->c->retain) == 0)
+		return;
+	if (hm_queue_push(&s->q, mm->derived_topic, s->payload, b.len, s->c->qos, s->c->retain, true) > 0 &&
+	    limited(&s->rl_queue))
+		hm_log_meter(LOG_WARNING, m->conf->name, "mqtt: hold queue full (%u): dropped the oldest message",
+		             s->q.cap);
+	flush_queue(s);
+}
+
+static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading *r)
+{
+	mq_state(state, m, r);
+	mq_derived(state, m);
 }
 
 static void mq_availability(void *state, struct hm_meter *m, bool online)
@@ -685,6 +720,9 @@ static int mq_start(struct hm_daemon *d, void **state)
 		if (r == 0)
 			r = topic_join(s->meter[i].avail_topic, HM_QUEUE_TOPIC_MAX, s->c->topic_prefix, name,
 			               "availability");
+		if (r == 0)
+			r = topic_join(s->meter[i].derived_topic, HM_QUEUE_TOPIC_MAX, s->c->topic_prefix, name,
+			               "derived");
 	}
 	if (r < 0) {
 		hm_log(LOG_ERR, "mqtt: topic_prefix too long");
