@@ -244,7 +244,7 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 			i++;
 			continue;
 		}
-		unsigned v = i + 1, k = hm_axdr_skip(ax, v);
+		unsigned v = i + 1, k = v + 1; /* v is no container: hm_axdr_skip(ax, v) */
 		int scaler = 0, field = -2; /* -2: not looked up yet */
 		uint8_t unit = HM_UNIT_NONE;
 		const struct hm_axdr_item *s = k < ax->n ? &ax->item[k] : NULL;
