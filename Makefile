@@ -17,6 +17,7 @@ MANDIR    ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR   ?= /lib/systemd/system
 UDEVDIR   ?= /lib/udev/rules.d
+SYSUSERSDIR ?= /usr/lib/sysusers.d
 DESTDIR   ?=
 VECTORS   ?= $(abspath ../shared/vectors)
 VERSION   := 0.1.0
@@ -169,6 +170,10 @@ install: all
 	sed 's|@SBINDIR@|$(SBINDIR)|g' systemd/hanmeterd.service.in > $(DESTDIR)$(UNITDIR)/hanmeterd.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/hanmeterd.service
 	install -m 644 udev/60-hanmeter.rules $(DESTDIR)$(UDEVDIR)/
+	install -D -m 644 systemd/hanmeterd.sysusers $(DESTDIR)$(SYSUSERSDIR)/hanmeterd.conf
+	# the service user (User=hanmeterd) reads the mode-640 configuration through its group
+	[ -n "$(DESTDIR)" ] || { systemd-sysusers $(SYSUSERSDIR)/hanmeterd.conf && \
+		chgrp hanmeterd $(SYSCONFDIR)/hanmeterd.conf; } || echo "install: create user hanmeterd and chgrp $(SYSCONFDIR)/hanmeterd.conf"
 
 clean:
 	rm -rf build

@@ -569,10 +569,15 @@ static char *reader(char *buf, int size, void *stream)
 	struct parse *p = stream;
 	if (p->err_line >= 0) /* stop at our first error: nothing after it matters */
 		return NULL;
+	long start = ftell(p->f);
 	if (!fgets(buf, size, p->f))
 		return NULL;
 	p->lineno++;
 	size_t n = strlen(buf);
+	if (start >= 0 && ftell(p->f) - start != (long)n) { /* fgets stopped at a NUL, strlen() did not */
+		fail(p, p->lineno, "NUL byte in the line: not a text file?");
+		return NULL;
+	}
 	if (n && buf[n - 1] != '\n' && !feof(p->f)) {
 		fail(p, p->lineno, "line longer than %d characters", LINE_MAX_CHARS);
 		return NULL;

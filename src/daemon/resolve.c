@@ -1,10 +1,13 @@
 /*
  * resolve.c - host names to addresses without blocking the loop.
  *
- * glibc's getaddrinfo_a(GAI_NOWAIT) runs the lookup in a helper thread and,
- * when done, runs notify() in a thread of its own (SIGEV_THREAD); notify()
- * only writes to an eventfd, which the loop watches.  Everything else
- * (callbacks, freeing) happens on the loop.  A request glibc is still
+ * glibc's getaddrinfo_a(GAI_NOWAIT) runs the lookup in a helper thread (with
+ * every signal blocked) and, when done, queues RESOLVE_SIGNAL to the process
+ * (SIGEV_SIGNAL).  The signal is blocked everywhere and read by the loop
+ * through sd-event's signalfd.  Not SIGEV_THREAD: glibc runs that callback in
+ * a new thread with every signal *unblocked*, so a SIGTERM arriving at that
+ * moment was delivered there and killed the daemon instead of stopping it
+ * cleanly.  Everything else (callbacks, freeing) happens on the loop.  A request glibc is still
  * working on cannot be cancelled; it is kept, with no callback, until
  * glibc lets go of it.
  */
@@ -13,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,8 +23,12 @@
 #include "log.h"
 
 /* At exit, how long to wait for lookups glibc is still running before
- * leaving them (and the eventfd their notification writes to) alone. */
+ * leaving them alone. */
 #define EXIT_WAIT_MS 2000
+
+/* "A lookup finished": a real-time signal (queued, never lost or merged
+ * with SIGTERM/SIGHUP), blocked and read through sd-event. */
+#define RESOLVE_SIGNAL (SIGRTMIN + 1)
 
 struct hm_resolve {
 	struct gaicb gcb;        /* glibc's request (points at host, port, hints) */
@@ -35,18 +41,9 @@ struct hm_resolve {
 };
 
 struct hm_resolver {
-	int efd;                 /* eventfd: "some lookup finished" */
-	sd_event_source *io;     /* the loop's watch on efd */
+	sd_event_source *sig;    /* the loop's watch on RESOLVE_SIGNAL */
 	struct hm_resolve *reqs; /* requests glibc holds */
 };
-
-static void notify(union sigval v)
-{
-	struct hm_resolver *r = v.sival_ptr;
-	uint64_t one = 1;
-	if (write(r->efd, &one, sizeof one) < 0) { /* counter full cannot happen; nothing else to do */
-	}
-}
 
 /* Unlinks and returns a finished request, or NULL. */
 static struct hm_resolve *take_done(struct hm_resolver *r)
@@ -67,15 +64,12 @@ static void req_free(struct hm_resolve *q)
 	free(q);
 }
 
-static int on_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct hm_resolver *r = userdata;
-	uint64_t n;
 	struct hm_resolve *q;
 	(void)s;
-	(void)revents;
-	if (read(fd, &n, sizeof n) < 0 && errno != EAGAIN)
-		hm_log(LOG_ERR, "resolver: eventfd: %s", strerror(errno));
+	(void)si;
 	/* One at a time: a callback may start or cancel other requests. */
 	while ((q = take_done(r))) {
 		int err = gai_error(&q->gcb);
@@ -91,15 +85,12 @@ int hm_resolver_new(struct hm_daemon *d)
 	struct hm_resolver *r = calloc(1, sizeof *r);
 	if (!r)
 		return -ENOMEM;
-	r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (r->efd < 0) {
-		int e = errno;
-		free(r);
-		return -e;
-	}
-	int rc = sd_event_add_io(d->event, &r->io, r->efd, EPOLLIN, on_event, r);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, RESOLVE_SIGNAL);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	int rc = sd_event_add_signal(d->event, &r->sig, RESOLVE_SIGNAL, on_signal, r);
 	if (rc < 0) {
-		close(r->efd);
 		free(r);
 		return rc;
 	}
@@ -113,7 +104,7 @@ void hm_resolver_free(struct hm_daemon *d)
 	if (!r)
 		return;
 	d->resolver = NULL;
-	r->io = sd_event_source_disable_unref(r->io);
+	r->sig = sd_event_source_disable_unref(r->sig);
 	for (int waited = 0; r->reqs && waited < EXIT_WAIT_MS; waited += 50) {
 		struct hm_resolve *q;
 		for (q = r->reqs; q; q = q->next)
@@ -124,11 +115,11 @@ void hm_resolver_free(struct hm_daemon *d)
 			nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
 	}
 	if (r->reqs) {
-		/* glibc still holds a request and will write to efd: leave both be. */
+		/* glibc still holds a request (and will queue a signal that stays
+		 * blocked): leave it be. */
 		hm_log(LOG_DEBUG, "resolver: a lookup is still running at exit");
 		return;
 	}
-	close(r->efd);
 	free(r);
 }
 
@@ -154,9 +145,7 @@ int hm_resolve_start(struct hm_daemon *d, const char *host, uint16_t port, int s
 	q->cb = cb;
 	q->ctx = ctx;
 
-	struct sigevent sev = {.sigev_notify = SIGEV_THREAD};
-	sev.sigev_value.sival_ptr = r;
-	sev.sigev_notify_function = notify;
+	struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = RESOLVE_SIGNAL};
 	struct gaicb *list[1] = {&q->gcb};
 	int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, &sev);
 	if (rc != 0) {

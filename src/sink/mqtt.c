@@ -15,9 +15,9 @@
  * because the certificate is checked against it; that second lookup
  * normally hits a warm cache, but may block on a dead resolver.
  *
- * Broker away: readings wait in a bounded queue (queue.h: power-only
+  * Broker away: readings wait in a bounded queue (queue.h: power-only
  * readings are evicted before energy totals) and go out, in order, after
- * the next CONNACK.  Messages handed to libmosquitto with QoS >= 1 and not
+ * the next CONNACK; with queue = 0 they are dropped and counted.  Messages handed to libmosquitto with QoS >= 1 and not
  * yet acknowledged when the link drops are kept and resent by libmosquitto
  * itself after the reconnect; with QoS 0 such messages can be lost.
  * Reconnects back off 1 s, 2 s, 4 s ... 60 s.
@@ -83,13 +83,14 @@ struct mq {
 	struct mq_meter *meter; /* one per [meter] of the configuration */
 	unsigned n_meters;
 	char status_topic[HM_QUEUE_TOPIC_MAX];
-	char topic[HM_QUEUE_TOPIC_MAX];     /* scratch */
-	char payload[HM_QUEUE_PAYLOAD_MAX]; /* scratch */
-	char rawhex[2 * HM_HDLC_FRAME_MAX + 1];
+	char topic[HM_QUEUE_TOPIC_MAX];         /* scratch */
+	char payload[HM_QUEUE_PAYLOAD_MAX];     /* scratch */
+	char rawhex[2 * HM_HDLC_FRAME_MAX + 1]; /* a frame in hex, both flags */
 	struct hm_ratelimit rl_conn, rl_queue;
 	/* counters (debug log at stop) */
 	uint64_t published, publish_errors, connects, raw_dropped;
-	uint64_t done; /* publishes libmosquitto reports complete (PUBACK for QoS 1) */
+	uint64_t unheld; /* readings dropped while away with queue = 0, or too long to hold */
+	uint64_t done;   /* publishes libmosquitto reports complete (PUBACK for QoS 1) */
 };
 
 /* True if a message may be logged now; says once how many were not. */
@@ -475,8 +476,16 @@ static void mq_state(struct mq *s, struct hm_meter *m, const struct hm_reading *
 	if (hm_queue_len(&s->q) == 0 &&
 	    publish(s, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain) == 0)
 		return;
-	int rc = hm_queue_push(&s->q, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain, energy);
-	if (rc > 0) {
+	int rc = s->q.cap
+	             ? hm_queue_push(&s->q, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain, energy)
+	             : -ENOBUFS;
+	if (rc < 0) {
+		s->unheld++;
+		if (limited(&s->rl_queue))
+			hm_log_meter(LOG_WARNING, m->conf->name,
+			             "mqtt: broker away, reading dropped (%s; %" PRIu64 " so far)",
+			             rc == -ENOBUFS ? "queue = 0" : "too long to hold", s->unheld);
+	} else if (rc > 0) {
 		if (limited(&s->rl_queue))
 			hm_log_meter(LOG_WARNING, m->conf->name,
 			             "mqtt: hold queue full (%u): dropped the oldest %s reading (%" PRIu64
@@ -543,15 +552,19 @@ static void mq_frame(void *state, struct hm_meter *m, const struct hm_frame *f)
 		s->raw_dropped++; /* raw frames are diagnostics: not held */
 		return;
 	}
+	/* f->raw runs from the opening flag to the FCS (the closing flag may
+	 * be the next frame's opening one): put the closing flag back, so
+	 * that the message is the whole frame as the meter sent it. */
 	size_t n = f->raw_len;
-	if (2 * n + 1 > sizeof s->rawhex)
-		n = (sizeof s->rawhex - 1) / 2;
-	for (size_t k = 0; k < n; k++) {
-		s->rawhex[2 * k] = hex[f->raw[k] >> 4];
-		s->rawhex[2 * k + 1] = hex[f->raw[k] & 15];
+	if (2 * (n + 1) + 1 > sizeof s->rawhex)
+		n = (sizeof s->rawhex - 1) / 2 - 1; /* cannot happen: raw_len <= HM_HDLC_FRAME_MAX - 1 */
+	for (size_t k = 0; k <= n; k++) {
+		uint8_t b = k < n ? f->raw[k] : HM_HDLC_FLAG;
+		s->rawhex[2 * k] = hex[b >> 4];
+		s->rawhex[2 * k + 1] = hex[b & 15];
 	}
 	snprintf(s->topic, sizeof s->topic, "%s/%s/raw", s->c->topic_prefix, m->conf->name);
-	publish(s, s->topic, s->rawhex, 2 * n, 0, false);
+	publish(s, s->topic, s->rawhex, 2 * (n + 1), 0, false);
 }
 
 static void mq_free(struct mq *s)
@@ -613,8 +626,10 @@ static void mq_stop(void *state)
 		hm_log(LOG_WARNING, "mqtt: stopping with %u readings never delivered", hm_queue_len(&s->q));
 	hm_log(LOG_DEBUG,
 	       "mqtt: %" PRIu64 " published, %" PRIu64 " publish errors, %" PRIu64 " connects, %" PRIu64
-	       " queued, %" PRIu64 "/%" PRIu64 " power/energy dropped",
-	       s->published, s->publish_errors, s->connects, s->q.queued, s->q.dropped_power, s->q.dropped_energy);
+	       " held, %" PRIu64 "/%" PRIu64 " power/energy evicted, %" PRIu64 " not held, %" PRIu64
+	       " raw frames dropped while away",
+	       s->published, s->publish_errors, s->connects, s->q.queued, s->q.dropped_power, s->q.dropped_energy,
+	       s->unheld, s->raw_dropped);
 	mq_free(s);
 }
 
@@ -691,7 +706,10 @@ static int mq_start(struct hm_daemon *d, void **state)
 	const struct hm_config *conf = d->conf;
 	s->n_meters = conf->n_meters;
 	s->meter = calloc(s->n_meters ? s->n_meters : 1, sizeof *s->meter);
-	r = s->meter ? hm_queue_init(&s->q, s->c->queue_max ? s->c->queue_max : 1) : -ENOMEM;
+	r = s->meter ? 0 : -ENOMEM;
+	if (r == 0 && s->c->queue_max && (r = hm_queue_init(&s->q, s->c->queue_max)) < 0)
+		hm_log(LOG_ERR, "mqtt: cannot allocate a hold queue of %u messages (%zu bytes each)", s->c->queue_max,
+		       sizeof(struct hm_queue_msg));
 	if (r < 0)
 		goto fail;
 	r = topic_join(s->status_topic, sizeof s->status_topic, s->c->topic_prefix, NULL, "status");

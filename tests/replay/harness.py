@@ -140,7 +140,8 @@ def hex_frames(name):
 
 
 def make_certs(work):
-    """A throwaway CA and a server certificate for "localhost": (ca, cert, key)."""
+    """A throwaway CA and a server certificate for "localhost": (ca, cert, key).
+    Also client.pem / client.key, a client certificate from the same CA."""
     def ssl(*args):
         subprocess.run(["openssl"] + list(args), check=True, capture_output=True, timeout=60)
     ca_key, ca, key, csr, crt = (os.path.join(work, n) for n in ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
@@ -152,10 +153,14 @@ def make_certs(work):
         f.write("subjectAltName=DNS:localhost\n")
     ssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", crt, "-days", "2",
         "-extfile", ext)
+    # a client certificate from the same CA (for require_certificate)
+    ckey, ccsr, ccrt = (os.path.join(work, n) for n in ("client.key", "client.csr", "client.pem"))
+    ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", ckey, "-out", ccsr, "-subj", "/CN=hanmeterd")
+    ssl("x509", "-req", "-in", ccsr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", ccrt, "-days", "2")
     # mosquitto started as root runs as user mosquitto: let it read them
     # (throwaway keys in a throwaway directory)
     os.chmod(work, 0o755)
-    for f in (ca, crt, key):
+    for f in (ca, crt, key, ckey, ccrt):
         os.chmod(f, 0o644)
     return ca, crt, key
 

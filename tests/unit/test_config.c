@@ -361,6 +361,23 @@ static void permissions(void **state)
 	assert_string_equal(err, want);
 }
 
+/* A NUL byte (a binary file given by mistake) is an error on its line, and
+ * line numbers stay right however long the NUL-filled line is. */
+static void nul_byte(void **state)
+{
+	(void)state;
+	static const char text[] = "[meter a]\ndevice = /dev/ttyUSB0\nba\0ud = 1\n";
+	char want[HM_CONF_ERR];
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, sizeof text - 1, f), sizeof text - 1);
+	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(hm_config_load(&conf, path, err, sizeof err), -EINVAL);
+	snprintf(want, sizeof want, "%s:3: NUL byte in the line: not a text file?", path);
+	assert_string_equal(err, want);
+}
+
 /* Every key of the table: its default parses (a bad default would leave the
  * field zero: caught through the values above), and it is documented in
  * etc/hanmeterd.conf and man/hanmeterd.conf.5 of the source tree. */
@@ -428,9 +445,9 @@ static void example_parses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(good_full),      cmocka_unit_test(good_defaults),  cmocka_unit_test(mqtt_defaults),
-	    cmocka_unit_test(bad_files),      cmocka_unit_test(permissions),    cmocka_unit_test(keys_documented),
-	    cmocka_unit_test(example_parses), cmocka_unit_test(capacity_steps),
+	    cmocka_unit_test(good_full),      cmocka_unit_test(good_defaults), cmocka_unit_test(mqtt_defaults),
+	    cmocka_unit_test(bad_files),      cmocka_unit_test(permissions),   cmocka_unit_test(keys_documented),
+	    cmocka_unit_test(example_parses), cmocka_unit_test(nul_byte),      cmocka_unit_test(capacity_steps),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

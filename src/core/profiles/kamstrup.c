@@ -81,7 +81,8 @@ static enum hm_err kamstrup_decode(const struct hm_apdu *a, struct hm_reading *r
 		int f = o->data[0] == 1 ? hm_num_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
 		if (f >= 0)
 			kamstrup_scale(f, &scaler, &unit, &ctx);
-		enum hm_err err = hm_profile_put(r, o->data, v, scaler, unit);
+		/* f as hm_profile_obis_field() has it (F = 255 too), not looked up again */
+		enum hm_err err = hm_profile_put_field(r, o->data, o->data[5] == 0xFF ? f : -1, v, scaler, unit);
 		if (err != HM_ERR_OK)
 			return err;
 	}

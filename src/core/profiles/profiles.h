@@ -28,16 +28,41 @@ enum hm_dlms_unit {
 	HM_UNIT_COUNT = 255, /* "count": dimensionless (power factor) */
 };
 
-/* True if it is an octet-string of 6 bytes, i.e. can be an OBIS code. */
-bool hm_profile_is_obis(const struct hm_axdr_item *it);
-
 /* The DLMS unit code matching field f's unit ("W" -> 27, "kWh" -> 30 (Wh)). */
 uint8_t hm_profile_field_unit(enum hm_num_field f);
 
+/* The item tests below run for every item of every list, from every
+ * profile: inline, so that a check is a compare and not a call. */
+
+/* True if it is an octet-string of 6 bytes, i.e. can be an OBIS code. */
+static inline bool hm_profile_is_obis(const struct hm_axdr_item *it)
+{
+	return it->tag == HM_AXDR_OCTET_STRING && it->len == 6;
+}
+
 /* True for the A-XDR integer types (and enum, boolean). */
-bool hm_profile_is_int(const struct hm_axdr_item *it);
+static inline bool hm_profile_is_int(const struct hm_axdr_item *it)
+{
+	switch (it->tag) {
+	case HM_AXDR_BOOLEAN:
+	case HM_AXDR_INT8:
+	case HM_AXDR_INT16:
+	case HM_AXDR_INT32:
+	case HM_AXDR_INT64:
+	case HM_AXDR_UINT8:
+	case HM_AXDR_UINT16:
+	case HM_AXDR_UINT32:
+	case HM_AXDR_UINT64:
+	case HM_AXDR_ENUM: return true;
+	default: return false;
+	}
+}
+
 /* True for octet-, visible- and utf8-strings. */
-bool hm_profile_is_string(const struct hm_axdr_item *it);
+static inline bool hm_profile_is_string(const struct hm_axdr_item *it)
+{
+	return it->tag == HM_AXDR_OCTET_STRING || it->tag == HM_AXDR_VISIBLE_STRING || it->tag == HM_AXDR_UTF8_STRING;
+}
 
 /* Stores one value the list identifies by OBIS code: a named numeric field
  * (value * 10^scaler in the DLMS unit, converted to the field's unit: Wh ->
@@ -47,6 +72,15 @@ bool hm_profile_is_string(const struct hm_axdr_item *it);
  * HM_ERR_OK, or HM_ERR_MALFORMED_APDU for a container where a value belongs. */
 enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
                            uint8_t unit);
+
+/* The numeric field hm_profile_put files OBIS code obis under (A = 1,
+ * F = 255, C.D.E known), or -1. */
+int hm_profile_obis_field(const uint8_t obis[6]);
+
+/* hm_profile_put for a caller that has looked up f = hm_profile_obis_field(obis)
+ * already (to choose a scaling), so that it is not looked up twice. */
+enum hm_err hm_profile_put_field(struct hm_reading *r, const uint8_t obis[6], int f, const struct hm_axdr_item *v,
+                                 int scaler, uint8_t unit);
 
 /* Sets numeric field f from an integer item with the given scaler and unit. */
 enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const struct hm_axdr_item *v, int scaler,
