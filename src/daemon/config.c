@@ -60,6 +60,7 @@ enum ktype {
 	T_PROFILE,  /* auto | a profile name from hm_profiles[] */
 	T_SCALE,    /* a positive decimal -> struct hm_num (exact) */
 	T_KEY16,    /* 32 hex digits -> 16 bytes at off, bool at off2 */
+	T_STEPS,    /* ascending kW decimals -> uint32_t W at off, unsigned count at off2 */
 };
 
 #define F_SECRET 1u /* never logged; warn when the file is readable by others */
@@ -100,6 +101,8 @@ static const struct key keys[] = {
     MT("parity", T_PARITY, parity, "even", 0, 0, 0),
     MT("profile", T_PROFILE, profile, "auto", 0, 0, 0),
     MT("scale", T_SCALE, scale, "1", 0, 0, 0),
+    {S_METER, "capacity_steps", T_STEPS, FLD(hm_meter_conf, capacity_step_w),
+     offsetof(struct hm_meter_conf, n_capacity_steps), "2 5 10 15 20 25 50 75 100", 0, 0, 0},
     {S_METER, "key", T_KEY16, FLD(hm_meter_conf, key), offsetof(struct hm_meter_conf, has_key), NULL, 0, 0, F_SECRET},
     {S_METER, "auth_key", T_KEY16, FLD(hm_meter_conf, auth_key), offsetof(struct hm_meter_conf, has_auth_key), NULL, 0,
      0, F_SECRET},
@@ -426,6 +429,44 @@ static int set_value(struct parse *p, const struct key *k, unsigned inst, const 
 			out[i] = (uint8_t)(hi << 4 | lo);
 		}
 		*(bool *)field(p->c, inst, k->off2) = true;
+		return 0;
+	}
+	case T_STEPS: { /* derived.h: the capacity tariff's thresholds */
+		uint32_t *w = f;
+		unsigned n = 0;
+		char tok[32];
+		for (const char *q = v; *q;) {
+			size_t tl = strcspn(q, " \t,");
+			struct hm_num x;
+			int64_t watts;
+			if (tl == 0) {
+				q++;
+				continue;
+			}
+			snprintf(tok, sizeof tok, "%.*s", (int)(tl < sizeof tok ? tl : sizeof tok - 1), q);
+			q += tl;
+			if (n == HM_DERIVED_STEPS_MAX || tl >= sizeof tok || parse_decimal(tok, &x) < 0 || x.e < -3 ||
+			    hm_num_to_double(x) > 1e6 || x.m == 0) {
+				snprintf(msg, mlen,
+				         "%s: expected 1 to %d thresholds in kW (up to 3 decimals, at most 1000000)",
+				         k->name, HM_DERIVED_STEPS_MAX);
+				return -1;
+			}
+			watts = x.m;
+			for (int sh = x.e + 3; sh > 0; sh--) /* kW -> W, exact since x.e >= -3 */
+				watts *= 10;
+			if (n && (uint32_t)watts <= w[n - 1]) {
+				snprintf(msg, mlen, "%s: thresholds must rise: '%s' after %u W", k->name, tok,
+				         w[n - 1]);
+				return -1;
+			}
+			w[n++] = (uint32_t)watts;
+		}
+		if (n == 0) {
+			snprintf(msg, mlen, "%s: no threshold given", k->name);
+			return -1;
+		}
+		*(unsigned *)field(p->c, inst, k->off2) = n;
 		return 0;
 	}
 	}

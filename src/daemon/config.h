@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hanmeter/derived.h"
 #include "hanmeter/reading.h"
 
 #define HM_CONF_METERS_MAX 16  /* [meter NAME] sections in one file */
@@ -47,6 +48,9 @@ struct hm_meter_conf {
 	unsigned retry_min_ms;             /* retry_min = 1000: first back-off after a source error, ms */
 	unsigned retry_max_ms;             /* retry_max = 60000: back-off cap, ms */
 	int line;                          /* line of the section header (for messages) */
+	/* capacity_steps = 2 5 10 15 20 25 50 75 100: capacity tariff thresholds (kW), ascending */
+	uint32_t capacity_step_w[HM_DERIVED_STEPS_MAX]; /* W */
+	unsigned n_capacity_steps;                      /* thresholds given */
 };
 
 /* [mqtt]: the MQTT sink (and, from issue 4, MQTT input). */

@@ -51,6 +51,8 @@ static int start_all(struct hm_daemon *d, bool first, const struct hm_meter *old
 			if (strcmp(d->meter[i].conf->name, old[j].conf->name) == 0) {
 				d->meter[i].stats = old[j].stats;
 				d->meter[i].derived = old[j].derived; /* newer than its file if a save failed */
+				hm_derived_set_steps(&d->meter[i].derived, c->meter[i].capacity_step_w,
+				                     c->meter[i].n_capacity_steps); /* the new file's */
 			}
 
 	d->n_sinks = 0;

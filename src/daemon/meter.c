@@ -318,6 +318,7 @@ int hm_meter_init(struct hm_daemon *d, struct hm_meter *m, const struct hm_meter
 	memcpy(m->dec.auth_key, mc->auth_key, sizeof m->dec.auth_key);
 	m->retry_ms = mc->retry_min_ms;
 	hm_derived_init(&m->derived);
+	hm_derived_set_steps(&m->derived, mc->capacity_step_w, mc->n_capacity_steps); /* checked by config.c */
 	hm_state_load(d->conf->daemon.state_dir, mc->name, &m->derived); /* none or refused (logged): empty */
 	m->derived_len = 0;
 	m->rl_reject = (struct hm_ratelimit)HM_RATELIMIT_INIT(REJECT_LOG_INTERVAL_S, REJECT_LOG_BURST);

@@ -190,6 +190,10 @@ static void good_defaults(void **state)
 	assert_int_equal(m->idle_timeout_s, 60);
 	assert_int_equal(m->retry_min_ms, 1000);
 	assert_int_equal(m->retry_max_ms, 60000);
+	/* capacity_steps: the common Norwegian steps, kW -> W */
+	static const uint32_t steps_w[] = {2000, 5000, 10000, 15000, 20000, 25000, 50000, 75000, 100000};
+	assert_int_equal(m->n_capacity_steps, 9);
+	assert_memory_equal(m->capacity_step_w, steps_w, sizeof steps_w);
 	assert_int_equal(conf.daemon.log_level, LOG_INFO);
 	assert_int_equal(conf.daemon.status_interval_s, 10);
 	assert_false(conf.mqtt.enabled);
@@ -200,6 +204,26 @@ static void good_defaults(void **state)
 	assert_int_equal(conf.mqtt.port, 1883);
 	assert_int_equal(conf.mqtt.qos, 1);
 	assert_string_equal(conf.jsonl.path, "-");
+}
+
+/* capacity_steps: kW decimals (up to W resolution), commas or spaces, rising. */
+static void capacity_steps(void **state)
+{
+	(void)state;
+	assert_int_equal(load("[meter m]\ntcp = 127.0.0.1:2000\ncapacity_steps = 2.5, 4,10.001  1000000\n"), 0);
+	static const uint32_t want[] = {2500, 4000, 10001, 1000000000};
+	assert_int_equal(conf.meter[0].n_capacity_steps, 4);
+	assert_memory_equal(conf.meter[0].capacity_step_w, want, sizeof want);
+	static const char *const bad[] = {
+	    "2 2", "5 3", "0", "1.0001", "x", "", "2 -3", "1000001", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[256];
+		snprintf(text, sizeof text, "[meter m]\ntcp = 127.0.0.1:2000\ncapacity_steps = %s\n", bad[i]);
+		if (load(text) != -EINVAL)
+			fail_msg("capacity_steps = %s accepted", bad[i]);
+		if (!strstr(err, ":3: capacity_steps: "))
+			fail_msg("capacity_steps = %s: %s", bad[i], err);
+	}
 }
 
 static void mqtt_defaults(void **state)
@@ -423,7 +447,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(good_full),      cmocka_unit_test(good_defaults), cmocka_unit_test(mqtt_defaults),
 	    cmocka_unit_test(bad_files),      cmocka_unit_test(permissions),   cmocka_unit_test(keys_documented),
-	    cmocka_unit_test(example_parses), cmocka_unit_test(nul_byte),
+	    cmocka_unit_test(example_parses), cmocka_unit_test(nul_byte),      cmocka_unit_test(capacity_steps),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
