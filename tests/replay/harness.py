@@ -305,6 +305,16 @@ class Daemon:
         self.workdir = workdir
         self.conf = os.path.join(workdir, name + ".conf")
         self.log = os.path.join(workdir, name + ".log")
+        # derived state (hourly lists) in the work directory, never in
+        # /var/lib/hanmeterd: a [daemon] state_dir unless the test sets one
+        if "state_dir" not in config_text:
+            state_dir = os.path.join(workdir, name + ".state")
+            os.makedirs(state_dir, exist_ok=True)
+            line = "state_dir = %s\n" % state_dir
+            if config_text.startswith("[daemon]\n"):
+                config_text = "[daemon]\n" + line + config_text[len("[daemon]\n"):]
+            else:
+                config_text = "[daemon]\n" + line + "\n" + config_text
         with open(self.conf, "w") as f:
             f.write(config_text)
         os.chmod(self.conf, 0o600)
