@@ -10,7 +10,10 @@
  * is asked for in GetRegister requests of at most 8 (kmppoll.h), one at a
  * time; each waits timeout ms for its answer and is sent again up to
  * retries times after a silence or a bad answer (CRC, wrong registers).
- * Every bad answer and every timeout counts in stats.errors.  The registers
+ * Every bad answer and every timeout counts in stats.errors.  Until the
+ * meter told its serial number (GetSerialNo, asked first in a round), so
+ * that readings carry meter_serial, which Home Assistant discovery needs
+ * as the device's identity.  The registers
  * of a round make one reading, handed on when the round ends; a request
  * that never got a good answer leaves its registers out (never stale or
  * guessed values).  A round in which no request was answered fails the
@@ -18,6 +21,8 @@
  * it and starts a new round.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,9 +33,10 @@
 #include "daemon.h"
 #include "log.h"
 
-#define READ_CHUNK    256 /* an answer is at most HM_KMP_FRAME_MAX (258) bytes */
-#define FIRST_POLL_MS 500 /* after open: lets an optical head's supply settle */
-#define KMP_STOP_BITS 2   /* MULTICAL optical eye: 8N2 */
+#define READ_CHUNK    256                       /* an answer is at most HM_KMP_FRAME_MAX (258) bytes */
+#define FIRST_POLL_MS 500                       /* after open: lets an optical head's supply settle */
+#define KMP_STOP_BITS 2                         /* MULTICAL optical eye: 8N2 */
+#define METER_MODEL   "Kamstrup MULTICAL (KMP)" /* KMP GetType gives a code, not a name */
 
 struct kmp_src {
 	struct hm_serial *port;    /* device =, or NULL */
@@ -44,6 +50,8 @@ struct kmp_src {
 	unsigned req, n_req;       /* request of the round, requests per round */
 	unsigned tries;            /* times the current request was sent */
 	unsigned answered;         /* requests of the round with a good answer */
+	bool asking_serial;        /* the request out is GetSerialNo */
+	char serial[16];           /* the meter's serial number, "" = not known yet */
 	bool waiting;              /* a request is out */
 	uint64_t round_start_us;   /* CLOCK_MONOTONIC of the round's start */
 };
@@ -78,7 +86,8 @@ static void log_bad(struct hm_meter *m, unsigned req, unsigned try, const char *
 		return;
 	if (dropped)
 		hm_log_meter(LOG_WARNING, m->conf->name, "%u similar messages suppressed", dropped);
-	hm_log_meter(LOG_WARNING, m->conf->name, "kmp: request %u, try %u: %s", req, try, why);
+	hm_log_meter(LOG_WARNING, m->conf->name, "kmp: request %u%s, try %u: %s", req, req ? "" : " (GetSerialNo)", try,
+	             why);
 }
 
 static void send_request(struct hm_meter *m);
@@ -110,6 +119,9 @@ static void end_round(struct hm_meter *m)
 	if (ks->answered < ks->n_req)
 		hm_log_meter(LOG_NOTICE, m->conf->name, "kmp: %u of %u requests unanswered: their registers left out",
 		             ks->n_req - ks->answered, ks->n_req);
+	if (ks->serial[0])
+		hm_reading_set_text(&m->reading, HM_TEXT_METER_SERIAL, ks->serial, strlen(ks->serial));
+	hm_reading_set_text(&m->reading, HM_TEXT_METER_MODEL, METER_MODEL, strlen(METER_MODEL));
 	hm_meter_reading(m, &m->reading);
 	/* the next round interval seconds after this one began: no drift */
 	uint64_t next = ks->round_start_us + (uint64_t)m->conf->poll_interval_s * 1000000u, now = hm_now_us();
@@ -123,7 +135,10 @@ static void next_request(struct hm_meter *m)
 {
 	struct kmp_src *ks = m->src;
 	ks->tries = 0;
-	if (++ks->req >= ks->n_req)
+	if (ks->asking_serial) { /* answered or not: the registers now */
+		ks->asking_serial = false;
+		send_request(m);
+	} else if (++ks->req >= ks->n_req)
 		end_round(m);
 	else
 		send_request(m);
@@ -134,7 +149,7 @@ static void retry(struct hm_meter *m, const char *why)
 {
 	struct kmp_src *ks = m->src;
 	m->stats.errors++;
-	log_bad(m, ks->req + 1, ks->tries, why);
+	log_bad(m, ks->asking_serial ? 0 : ks->req + 1, ks->tries, why);
 	if (ks->tries <= m->conf->retries)
 		send_request(m);
 	else
@@ -156,7 +171,11 @@ static void send_request(struct hm_meter *m)
 	struct kmp_src *ks = m->src;
 	uint8_t req[HM_KMP_FRAME_MAX];
 	size_t len;
-	if (hm_kmp_poll_request(m->conf->kmp_reg, m->conf->n_kmp_regs, ks->req, req, sizeof req, &len) != HM_ERR_OK) {
+	enum hm_err err =
+	    ks->asking_serial
+	        ? hm_kmp_request(HM_KMP_ADDR_HEAT_METER, HM_KMP_CID_GET_SERIAL, req, sizeof req, &len)
+	        : hm_kmp_poll_request(m->conf->kmp_reg, m->conf->n_kmp_regs, ks->req, req, sizeof req, &len);
+	if (err != HM_ERR_OK) {
 		hm_log_meter(LOG_ERR, m->conf->name, "kmp: cannot build request %u", ks->req + 1); /* our bug */
 		hm_meter_fail(m, -EINVAL);
 		return;
@@ -187,16 +206,34 @@ static int on_poll(sd_event_source *s, uint64_t usec, void *userdata)
 	ks->round_start_us = hm_now_us();
 	ks->req = ks->tries = ks->answered = 0;
 	ks->n_req = hm_kmp_poll_requests(m->conf->n_kmp_regs);
+	ks->asking_serial = !ks->serial[0];
 	send_request(m);
 	return 0;
+}
+
+/* The GetSerialNo answer in rx: the serial number, or an error. */
+static enum hm_err take_serial(struct kmp_src *ks)
+{
+	uint8_t body[HM_KMP_BODY_MAX];
+	struct hm_kmp_frame f;
+	uint32_t serial;
+	enum hm_err err = hm_kmp_decode(ks->rx.buf, ks->rx.len, body, sizeof body, &f);
+	if (err == HM_ERR_OK && (f.start != HM_KMP_START_FROM_METER || f.addr != HM_KMP_ADDR_HEAT_METER))
+		err = HM_ERR_NOT_MINE;
+	if (err == HM_ERR_OK)
+		err = hm_kmp_parse_serial(&f, &serial);
+	if (err == HM_ERR_OK)
+		snprintf(ks->serial, sizeof ks->serial, "%" PRIu32, serial);
+	return err;
 }
 
 static void take_answer(struct hm_meter *m)
 {
 	struct kmp_src *ks = m->src;
 	unsigned stored;
-	enum hm_err err = hm_kmp_poll_answer(m->conf->kmp_reg, m->conf->n_kmp_regs, ks->req, ks->rx.buf, ks->rx.len,
-	                                     &m->reading, &stored);
+	enum hm_err err = ks->asking_serial ? take_serial(ks)
+	                                    : hm_kmp_poll_answer(m->conf->kmp_reg, m->conf->n_kmp_regs, ks->req,
+	                                                         ks->rx.buf, ks->rx.len, &m->reading, &stored);
 	hm_kmp_rx_reset(&ks->rx);
 	if (err != HM_ERR_OK) {
 		retry(m, hm_err_text(err));
@@ -204,7 +241,8 @@ static void take_answer(struct hm_meter *m)
 	}
 	m->stats.frames++;
 	m->stats.last_frame_us = hm_now_us();
-	ks->answered++;
+	if (!ks->asking_serial)
+		ks->answered++;
 	sd_event_source_set_enabled(ks->deadline, SD_EVENT_OFF);
 	ks->waiting = false;
 	next_request(m);
