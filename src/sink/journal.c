@@ -15,8 +15,8 @@
  * (", export ..." when the meter has an export register; "hour 13-14 ...
  * estimated" for an hour spread over a gap; "yesterday" and "last month"
  * for the list at midnight, which closes them; no capacity part while the
- * month has no hour).  Everything else the journal
- * gets (start, reconnects, rejected frames) comes from log.c directly.
+ * month has no hour).  Everything else the journal gets (start,
+ * reconnects, rejected frames) comes from log.c directly.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -26,6 +26,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "sink/strbuf.h"
 
 struct journal {
 	struct hm_daemon *d;
@@ -92,7 +93,7 @@ static void log_hour(const struct hm_meter *m)
 {
 	const struct hm_derived *d = &m->derived;
 	char line[512], a[32], b[32], c[32]; /* nine numbers of <= 21 bytes and ~130 of text */
-	size_t n = 0;
+	struct hm_strbuf o;
 	int h = start_hour(m->derived_json);
 
 	/* The list at 00:00 closes the day's last hour and opens the next day
@@ -107,18 +108,19 @@ static void log_hour(const struct hm_meter *m)
 	fmt_kwh(a, sizeof a, d->last.import_mwh, 3);
 	fmt_kwh(b, sizeof b, day->import_mwh, 1);
 	fmt_kwh(c, sizeof c, month->import_mwh, 1);
+	hm_strbuf_init(&o, line, sizeof line);
 	if (h >= 0)
-		n += (size_t)snprintf(line, sizeof line, "hour %02d-%02d %s kWh%s", h, h + 1, a,
-		                      d->last_estimated ? " estimated" : "");
+		hm_strbuf_printf(&o, "hour %02d-%02d %s kWh", h, h + 1, a);
 	else
-		n += (size_t)snprintf(line, sizeof line, "last hour %s kWh", a);
-	n += (size_t)snprintf(line + n, sizeof line - n, ", %s %s kWh, %s %s kWh", day_word, b, month_word, c);
+		hm_strbuf_printf(&o, "last hour %s kWh", a);
+	if (d->last_estimated)
+		hm_strbuf_puts(&o, " estimated");
+	hm_strbuf_printf(&o, ", %s %s kWh, %s %s kWh", day_word, b, month_word, c);
 	if (d->has_export) {
 		fmt_kwh(a, sizeof a, d->last.export_mwh, 3);
 		fmt_kwh(b, sizeof b, day->export_mwh, 1);
 		fmt_kwh(c, sizeof c, month->export_mwh, 1);
-		n += (size_t)snprintf(line + n, sizeof line - n, ", export hour %s kWh, %s %s kWh, %s %s kWh", a,
-		                      day_word, b, month_word, c);
+		hm_strbuf_printf(&o, ", export hour %s kWh, %s %s kWh, %s %s kWh", a, day_word, b, month_word, c);
 	}
 	int64_t top[3];
 	unsigned k = hm_derived_top3(d, top, NULL);
@@ -127,7 +129,7 @@ static void log_hour(const struct hm_meter *m)
 		for (unsigned i = 0; i < k; i++)
 			sum += top[i];
 		fmt_kwh(a, sizeof a, (sum + k / 2) / k, 3); /* mean hourly kWh = kW */
-		snprintf(line + n, sizeof line - n, ", capacity step %u (mean %s kW)", hm_derived_step(d), a);
+		hm_strbuf_printf(&o, ", capacity step %u (mean %s kW)", hm_derived_step(d), a);
 	}
 	hm_log_meter(LOG_INFO, m->conf->name, "%s", line);
 }
