@@ -154,6 +154,10 @@ void hm_meter_input(struct hm_meter *m, const uint8_t *p, size_t n);
 void hm_meter_apdu(struct hm_meter *m, const uint8_t *p, size_t n);
 /* "hdlc", "mbus", "p1" or "auto". */
 const char *hm_protocol_name(enum hm_protocol p);
+/* A reading a polling source (KMP) assembled itself, bypassing the framer
+ * and decoder: scale -> every sink, counted in stats.readings.  r may be
+ * m->reading. */
+void hm_meter_reading(struct hm_meter *m, struct hm_reading *r);
 /* m's source failed (errno-style err): close it, tell sinks, arm the back-off. */
 void hm_meter_fail(struct hm_meter *m, int err);
 /* m's source is open and delivering (resets the back-off, tells sinks). */
