@@ -54,13 +54,14 @@ enum ktype {
 	T_INT,      /* int, min..max */
 	T_PORT,     /* TCP port, 1..65535 (uint16_t) */
 	T_HOSTPORT, /* HOST:PORT or [IPv6]:PORT; host at off, uint16_t port at off2 */
-	T_BAUD,     /* one of the standard rates (termios Bxxx) */
-	T_PARITY,   /* none | even | odd */
+	T_BAUD,     /* one of the standard rates (termios Bxxx), or auto (0) */
+	T_PARITY,   /* none | even | odd | auto */
 	T_LOGLEVEL, /* err | warning | notice | info | debug -> LOG_* */
 	T_PROFILE,  /* auto | a profile name from hm_profiles[] */
 	T_SCALE,    /* a positive decimal -> struct hm_num (exact) */
 	T_KEY16,    /* 32 hex digits -> 16 bytes at off, bool at off2 */
 	T_STEPS,    /* ascending kW decimals -> uint32_t W at off, unsigned count at off2 */
+	T_PROTOCOL, /* auto | hdlc | mbus | p1 -> enum hm_protocol */
 	T_KMPREGS,  /* KMP register ids (decimal or 0x hex) -> uint16_t at off, unsigned count at off2 */
 };
 
@@ -113,6 +114,11 @@ static const struct key keys[] = {
     MT("pace", T_UINT, pace_ms, "0", 0, 3600000, 0),
     MT("loop", T_BOOL, loop, "no", 0, 0, 0),
 
+    /* Protocols (int1): framing, MQTT input.  baud and parity above also take auto. */
+    MT("protocol", T_PROTOCOL, protocol, "auto", 0, 0, 0),
+    MT("mqtt_topic", T_STR, mqtt_topic, NULL, 0, 0, F_SOURCE),
+    {S_METER, "mqtt_broker", T_HOSTPORT, FLD(hm_meter_conf, mqtt_host), offsetof(struct hm_meter_conf, mqtt_port), NULL,
+     0, 0, 0}, /* default: [mqtt] host and port, else 127.0.0.1:1883 */
     /* KMP polling (src/source/kmp.c); kmp = yes also makes baud default to
      * 1200 and parity to none, the MULTICAL optical eye's 8N2 */
     MT("kmp", T_BOOL, kmp, "no", 0, 0, 0),
@@ -368,6 +374,10 @@ static int set_value(struct parse *p, const struct key *k, unsigned inst, const 
 		return 0;
 	}
 	case T_BAUD:
+		if (strcasecmp(v, "auto") == 0) {
+			*(unsigned *)f = 0;
+			return 0;
+		}
 		if (parse_ull(v, &u) == 0)
 			for (size_t i = 0; i < sizeof bauds / sizeof bauds[0]; i++)
 				if (u == bauds[i]) {
@@ -377,14 +387,16 @@ static int set_value(struct parse *p, const struct key *k, unsigned inst, const 
 		snprintf(msg, mlen, "%s: '%s' is not a standard rate (2400 for HAN, 300..460800)", k->name, v);
 		return -1;
 	case T_PARITY: {
-		static const char *const names[] = {
-		    [HM_PARITY_NONE] = "none", [HM_PARITY_EVEN] = "even", [HM_PARITY_ODD] = "odd"};
-		for (int i = 0; i < 3; i++)
+		static const char *const names[] = {[HM_PARITY_NONE] = "none",
+		                                    [HM_PARITY_EVEN] = "even",
+		                                    [HM_PARITY_ODD] = "odd",
+		                                    [HM_PARITY_AUTO] = "auto"};
+		for (int i = 0; i < 4; i++)
 			if (strcasecmp(v, names[i]) == 0) {
 				*(enum hm_parity *)f = (enum hm_parity)i;
 				return 0;
 			}
-		snprintf(msg, mlen, "%s: '%s' is not none, even or odd", k->name, v);
+		snprintf(msg, mlen, "%s: '%s' is not none, even, odd or auto", k->name, v);
 		return -1;
 	}
 	case T_LOGLEVEL: {
@@ -441,6 +453,17 @@ static int set_value(struct parse *p, const struct key *k, unsigned inst, const 
 		}
 		*(bool *)field(p->c, inst, k->off2) = true;
 		return 0;
+	}
+	case T_PROTOCOL: {
+		static const char *const names[] = {
+		    [HM_PROTO_AUTO] = "auto", [HM_PROTO_HDLC] = "hdlc", [HM_PROTO_MBUS] = "mbus", [HM_PROTO_P1] = "p1"};
+		for (int i = 0; i < 4; i++)
+			if (strcasecmp(v, names[i]) == 0) {
+				*(enum hm_protocol *)f = (enum hm_protocol)i;
+				return 0;
+			}
+		snprintf(msg, mlen, "%s: '%s' is not auto, hdlc, mbus or p1", k->name, v);
+		return -1;
 	}
 	case T_STEPS: { /* derived.h: the capacity tariff's thresholds */
 		uint32_t *w = f;
@@ -694,6 +717,44 @@ static int key_line(const struct parse *p, unsigned inst, const char *name)
 	return 0;
 }
 
+/* The keys of the protocols block: MQTT input topics and broker, serial
+ * detection.  [mqtt] is parsed by now (check() runs after the whole file). */
+static void check_protocols(struct parse *p, struct hm_meter_conf *mc, unsigned inst)
+{
+	const struct hm_mqtt_conf *mq = &p->c->mqtt;
+	if (key_line(p, inst, "mqtt_broker") && !mc->mqtt_topic[0])
+		fail(p, key_line(p, inst, "mqtt_broker"), "meter %s: mqtt_broker needs mqtt_topic", mc->name);
+	if (mc->mqtt_topic[0]) {
+		/* Comma-separated filters; each non-empty, no spaces (MQTT 3.1.1 4.7). */
+		const char *t = mc->mqtt_topic;
+		for (;;) {
+			size_t n = strcspn(t, ",");
+			if (n == 0 || memchr(t, ' ', n)) {
+				fail(p, key_line(p, inst, "mqtt_topic"),
+				     "meter %s: mqtt_topic: empty topic or space in '%s'", mc->name, mc->mqtt_topic);
+				break;
+			}
+			if (!t[n])
+				break;
+			t += n + 1;
+		}
+		if (!mc->mqtt_host[0]) { /* the sink's broker, or the usual local one */
+			snprintf(mc->mqtt_host, sizeof mc->mqtt_host, "%s",
+			         p->sec_line[S_MQTT] ? mq->host : "127.0.0.1");
+			mc->mqtt_port = p->sec_line[S_MQTT] ? mq->port : 1883;
+		}
+		mc->mqtt_same_broker =
+		    p->sec_line[S_MQTT] && strcmp(mc->mqtt_host, mq->host) == 0 && mc->mqtt_port == mq->port;
+	}
+	if (mc->kmp && (mc->mqtt_topic[0] || mc->baud == 0 || mc->parity == HM_PARITY_AUTO))
+		fail(p, key_line(p, inst, "kmp"),
+		     "meter %s: kmp = yes polls a meter over device or tcp at a given baud and parity (no mqtt_topic, "
+		     "no auto)",
+		     mc->name);
+	if (mc->baud == 0 && (mc->parity == HM_PARITY_ODD))
+		fail(p, key_line(p, inst, "parity"), "meter %s: baud = auto tries even and none parity only", mc->name);
+}
+
 /* Cross-key checks and computed defaults, once the whole file is read. */
 static void check(struct parse *p)
 {
@@ -705,7 +766,7 @@ static void check(struct parse *p)
 		struct hm_meter_conf *mc = &c->meter[i];
 		unsigned inst = INST_METER0 + i;
 		if (p->source_key[i] < 0)
-			fail(p, mc->line, "meter %s has no source: set one of device, tcp, file", mc->name);
+			fail(p, mc->line, "meter %s has no source: set one of device, tcp, file, mqtt_topic", mc->name);
 		if (mc->retry_min_ms > mc->retry_max_ms) {
 			int l = key_line(p, inst, "retry_min");
 			fail(p, l ? l : mc->line, "meter %s: retry_min (%u ms) exceeds retry_max (%u ms)", mc->name,
@@ -773,6 +834,9 @@ static void check(struct parse *p)
 		    !z->idx_current)
 			fail(p, z->line, "[domoticz] sets no idx_*: nothing to send");
 	}
+
+	for (unsigned i = 0; i < c->n_meters; i++) /* after [mqtt]: its port may follow tls */
+		check_protocols(p, &c->meter[i], INST_METER0 + i);
 
 	if (p->sec_line[S_JOURNAL]) {
 		c->journal.enabled = true;

@@ -26,7 +26,15 @@
 #define HM_CONF_KEY_LEN      16  /* DLMS AES-128 keys (IEC 62056-5-3 security suite 0) */
 #define HM_CONF_KMP_REGS_MAX 32  /* registers = : ids polled per KMP meter (4 requests of 8) */
 
-enum hm_parity { HM_PARITY_NONE, HM_PARITY_EVEN, HM_PARITY_ODD };
+enum hm_parity { HM_PARITY_NONE, HM_PARITY_EVEN, HM_PARITY_ODD, HM_PARITY_AUTO /* parity = auto: detected */ };
+
+/* protocol = : how a meter's byte stream is framed. */
+enum hm_protocol {
+	HM_PROTO_AUTO, /* feed every framer until one yields a good message, then keep that one */
+	HM_PROTO_HDLC, /* IEC 62056-46 HDLC (Nordic HAN, Wiener Netze) */
+	HM_PROTO_MBUS, /* EN 13757-2 wired M-Bus long frames (Austrian customer interfaces) */
+	HM_PROTO_P1,   /* DSMR / P1 telegrams */
+};
 
 /* [meter NAME]: one meter and where its bytes come from. */
 struct hm_meter_conf {
@@ -35,7 +43,7 @@ struct hm_meter_conf {
 	char tcp_host[HM_CONF_STR];        /* tcp = HOST:PORT (ser2net/socat raw), host part, or "" */
 	uint16_t tcp_port;                 /* tcp = HOST:PORT, port part */
 	char file[HM_CONF_STR];            /* file = capture to replay (testing), or "" */
-	unsigned baud;                     /* baud = 2400 */
+	unsigned baud;                     /* baud = 2400 (0: auto, detected) */
 	enum hm_parity parity;             /* parity = even (Kamstrup meters: none) */
 	char profile[16];                  /* profile = auto | aidon | kaifa | kamstrup */
 	struct hm_num scale;               /* scale = 1: current-transformer factor (current, power, energy), exact */
@@ -49,6 +57,12 @@ struct hm_meter_conf {
 	unsigned retry_min_ms;             /* retry_min = 1000: first back-off after a source error, ms */
 	unsigned retry_max_ms;             /* retry_max = 60000: back-off cap, ms */
 	int line;                          /* line of the section header (for messages) */
+	/* protocols: framing, MQTT input (int1) */
+	enum hm_protocol protocol;    /* protocol = auto */
+	char mqtt_topic[HM_CONF_STR]; /* mqtt_topic = T1,T2: MQTT input source (HAN readers), or "" */
+	char mqtt_host[HM_CONF_STR];  /* mqtt_broker = HOST:PORT, host part (default: [mqtt] host) */
+	uint16_t mqtt_port;           /* mqtt_broker port part (default: [mqtt] port) */
+	bool mqtt_same_broker;        /* mqtt_broker is [mqtt]'s: its username, password and TLS apply */
 	/* capacity_steps = 2 5 10 15 20 25 50 75 100: capacity tariff thresholds (kW), ascending */
 	uint32_t capacity_step_w[HM_DERIVED_STEPS_MAX]; /* W */
 	unsigned n_capacity_steps;                      /* thresholds given */
