@@ -29,7 +29,7 @@ PKG_CONFIG ?= pkg-config
 DEB_PKGS := gcc libc6-dev make pkg-config clang-format python3 \
             libserialport-dev libmosquitto-dev libsystemd-dev libinih-dev \
             libcmocka-dev libcurl4-openssl-dev libssl-dev \
-            mosquitto mosquitto-clients socat procps
+            mosquitto mosquitto-clients socat procps openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 ifeq ($(SAN),1)

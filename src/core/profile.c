@@ -245,7 +245,7 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 			continue;
 		}
 		unsigned v = i + 1, k = v + 1; /* v is no container: hm_axdr_skip(ax, v) */
-		int scaler = 0, field = -2; /* -2: not looked up yet */
+		int scaler = 0, field = -2;    /* -2: not looked up yet */
 		uint8_t unit = HM_UNIT_NONE;
 		const struct hm_axdr_item *s = k < ax->n ? &ax->item[k] : NULL;
 		if (s && s->depth == o->depth && s->tag == HM_AXDR_STRUCTURE && s->len == 2 &&
