@@ -391,12 +391,13 @@ class Daemon:
 class Domoticz:
     """Answers /json.htm?type=command&param=udevice like Domoticz does.
 
-    Known devices: {idx: kind}; kinds "p1", "power", "voltage", "current".
+    Known devices: {idx: kind}; kinds "p1", "power", "voltage", "current",
+    "heat" (an Electric instant+counter device used for heat), "temp".
     Every request is recorded with a verdict: "" if Domoticz would take it,
     else why not.  Wrong credentials get 401, an unknown idx or a malformed
     svalue gets {"status":"ERR"} (as Domoticz answers)."""
 
-    SVALUE_FIELDS = {"p1": 6, "power": 2, "voltage": 1, "current": 3}
+    SVALUE_FIELDS = {"p1": 6, "power": 2, "voltage": 1, "current": 3, "heat": 2, "temp": 1}
 
     def __init__(self, devices, user="user", password="secret", tls=None):
         self.devices = devices
@@ -445,7 +446,7 @@ class Domoticz:
                 Decimal(p)
             except Exception:
                 return 200, "svalue part %r not a number" % p
-        if kind in ("p1", "power") and any(not p.lstrip("-").isdigit() for p in parts):
+        if kind in ("p1", "power", "heat") and any(not p.lstrip("-").isdigit() for p in parts):
             return 200, "%s svalue %r: counters and powers are integers" % (kind, one.get("svalue"))
         return 200, ""
 
