@@ -98,7 +98,7 @@ static void count_error(struct hm_hdlc *h, struct hm_frame *f, enum hm_err err, 
  * there on in hand.  With eof set, a header that is plausible as far as it goes but
  * cut off is reported HDR_BAD with len_known telling whether its length
  * field was in. */
-static enum hdr_verdict try_header(const uint8_t *at, size_t held, bool eof, struct header *hd)
+static inline enum hdr_verdict try_header(const uint8_t *at, size_t held, bool eof, struct header *hd)
 {
 	const uint8_t *b = at + 1; /* format field */
 	size_t avail = held - 1, i;

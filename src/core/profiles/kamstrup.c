@@ -87,8 +87,16 @@ static enum hm_err kamstrup_decode(const struct hm_apdu *a, struct hm_reading *r
 		int f = o->data[0] == 1 ? hm_num_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
 		if (f >= 0)
 			kamstrup_scale(f, &scaler, &unit, &ctx);
+		if (f >= 0 && o->data[5] == 0xFF && hm_profile_is_int(v)) {
+			/* What hm_profile_put_field does with an integer for a field
+			 * in the field's own unit (kamstrup_scale's scalers are all
+			 * within HM_SCALER_MAX), without looking the unit up again. */
+			r->items++;
+			hm_reading_set_num(r, f, v->ival, scaler + hm_profile_unit_shift(unit));
+			continue;
+		}
 		/* f as hm_profile_obis_field() has it (F = 255 too), not looked up again */
-		enum hm_err err = hm_profile_put_field_fast(r, o->data, o->data[5] == 0xFF ? f : -1, v, scaler, unit);
+		enum hm_err err = hm_profile_put_field(r, o->data, o->data[5] == 0xFF ? f : -1, v, scaler, unit);
 		if (err != HM_ERR_OK)
 			return err;
 	}

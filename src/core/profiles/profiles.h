@@ -115,14 +115,14 @@ int hm_profile_obis_field(const uint8_t obis[6]);
 enum hm_err hm_profile_put_field(struct hm_reading *r, const uint8_t obis[6], int f, const struct hm_axdr_item *v,
                                  int scaler, uint8_t unit);
 
-/* hm_profile_put_field, with its common case inline: an integer for a
+/* hm_profile_put with its common case inline: an integer for a named
  * numeric field, in the field's unit (or none given), scaler in range.  That
- * case is exactly what hm_profile_put_field does with it (count the item,
- * set the number); everything else (null-data, text, extras, errors) goes
- * to it. */
-static inline enum hm_err hm_profile_put_field_fast(struct hm_reading *r, const uint8_t obis[6], int f,
-                                                    const struct hm_axdr_item *v, int scaler, uint8_t unit)
+ * case is exactly what hm_profile_put does with it (count the item, set the
+ * number); everything else (null-data, text, extras, errors) goes to it. */
+static inline enum hm_err hm_profile_put_inline(struct hm_reading *r, const uint8_t obis[6],
+                                                const struct hm_axdr_item *v, int scaler, uint8_t unit)
 {
+	int f = obis[0] == 1 && obis[5] == 0xFF ? hm_num_field_by_obis(obis[2], obis[3], obis[4]) : -1;
 	if (f >= 0 && hm_profile_is_int(v) && scaler >= -HM_SCALER_MAX && scaler <= HM_SCALER_MAX) {
 		uint8_t want = hm_profile_field_unit(f);
 		if (unit == HM_UNIT_NONE || unit == want) {
