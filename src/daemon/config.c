@@ -61,6 +61,7 @@ enum ktype {
 	T_SCALE,    /* a positive decimal -> struct hm_num (exact) */
 	T_KEY16,    /* 32 hex digits -> 16 bytes at off, bool at off2 */
 	T_STEPS,    /* ascending kW decimals -> uint32_t W at off, unsigned count at off2 */
+	T_KMPREGS,  /* KMP register ids (decimal or 0x hex) -> uint16_t at off, unsigned count at off2 */
 };
 
 #define F_SECRET 1u /* never logged; warn when the file is readable by others */
@@ -111,6 +112,16 @@ static const struct key keys[] = {
     MT("retry_max", T_UINT, retry_max_ms, "60000", 10, 3600000, 0),
     MT("pace", T_UINT, pace_ms, "0", 0, 3600000, 0),
     MT("loop", T_BOOL, loop, "no", 0, 0, 0),
+
+    /* KMP polling (src/source/kmp.c); kmp = yes also makes baud default to
+     * 1200 and parity to none, the MULTICAL optical eye's 8N2 */
+    MT("kmp", T_BOOL, kmp, "no", 0, 0, 0),
+    /* E1, V1, flow, power, flow/return temperature, difference, max/min flow this month */
+    {S_METER, "registers", T_KMPREGS, FLD(hm_meter_conf, kmp_reg), offsetof(struct hm_meter_conf, n_kmp_regs),
+     "60 68 74 80 86 87 89 139 141", 0, 0, 0},
+    MT("poll_interval", T_UINT, poll_interval_s, "3600", 1, 86400, 0),
+    MT("timeout", T_UINT, timeout_ms, "2000", 50, 60000, 0),
+    MT("retries", T_UINT, retries, "2", 0, 10, 0),
 
     MQ("host", T_STR, host, "127.0.0.1", 0, 0, 0),
     MQ("port", T_PORT, port, "1883", 0, 0, 0), /* 8883 when tls = yes and port is not given */
@@ -469,6 +480,39 @@ static int set_value(struct parse *p, const struct key *k, unsigned inst, const 
 		*(unsigned *)field(p->c, inst, k->off2) = n;
 		return 0;
 	}
+	case T_KMPREGS: { /* kmp.h: GetRegister ids, sent 8 to a request */
+		uint16_t *ids = f;
+		unsigned n = 0;
+		for (const char *q = v; *q;) {
+			size_t tl = strcspn(q, " \t,");
+			if (tl == 0) {
+				q++;
+				continue;
+			}
+			char tok[16], *end;
+			snprintf(tok, sizeof tok, "%.*s", (int)(tl < sizeof tok ? tl : sizeof tok - 1), q);
+			q += tl;
+			errno = 0;
+			unsigned long id = isdigit((unsigned char)tok[0]) ? strtoul(tok, &end, 0) : 0;
+			if (n == HM_CONF_KMP_REGS_MAX || tl >= sizeof tok || errno || *end || id == 0 || id > 0xFFFF) {
+				snprintf(msg, mlen, "%s: expected 1 to %d register ids (1..65535, decimal or 0x hex)",
+				         k->name, HM_CONF_KMP_REGS_MAX);
+				return -1;
+			}
+			for (unsigned i = 0; i < n; i++)
+				if (ids[i] == id) {
+					snprintf(msg, mlen, "%s: register %lu listed twice", k->name, id);
+					return -1;
+				}
+			ids[n++] = (uint16_t)id;
+		}
+		if (n == 0) {
+			snprintf(msg, mlen, "%s: no register given", k->name);
+			return -1;
+		}
+		*(unsigned *)field(p->c, inst, k->off2) = n;
+		return 0;
+	}
 	}
 	snprintf(msg, mlen, "%s: internal error: unknown type", k->name);
 	return -1;
@@ -674,6 +718,22 @@ static void check(struct parse *p)
 			     "meter %s: pace and loop apply to a file source only", mc->name);
 		if (mc->loop && !mc->pace_ms) /* replaying without pause, forever, would only burn CPU */
 			fail(p, key_line(p, inst, "loop"), "meter %s: loop = yes needs pace", mc->name);
+		if (mc->kmp) {
+			if (mc->file[0])
+				fail(p, key_line(p, inst, "kmp"),
+				     "meter %s: kmp = yes polls a meter: it needs device or tcp, not file", mc->name);
+			if (!key_line(p, inst, "baud"))
+				mc->baud = 1200; /* the MULTICAL optical eye */
+			if (!key_line(p, inst, "parity"))
+				mc->parity = HM_PARITY_NONE;
+		} else if (key_line(p, inst, "registers") || key_line(p, inst, "poll_interval") ||
+		           key_line(p, inst, "timeout") || key_line(p, inst, "retries")) {
+			int l = key_line(p, inst, "registers");
+			l = l ? l : key_line(p, inst, "poll_interval");
+			l = l ? l : key_line(p, inst, "timeout");
+			fail(p, l ? l : key_line(p, inst, "retries"),
+			     "meter %s: registers, poll_interval, timeout and retries need kmp = yes", mc->name);
+		}
 	}
 
 	if (p->sec_line[S_MQTT]) {

@@ -19,11 +19,12 @@
 #include "hanmeter/derived.h"
 #include "hanmeter/reading.h"
 
-#define HM_CONF_METERS_MAX 16  /* [meter NAME] sections in one file */
-#define HM_CONF_STR        256 /* paths, URLs, host names */
-#define HM_CONF_NAME       64  /* meter names, client ids */
-#define HM_CONF_ERR        512 /* "file:line: message" */
-#define HM_CONF_KEY_LEN    16  /* DLMS AES-128 keys (IEC 62056-5-3 security suite 0) */
+#define HM_CONF_METERS_MAX   16  /* [meter NAME] sections in one file */
+#define HM_CONF_STR          256 /* paths, URLs, host names */
+#define HM_CONF_NAME         64  /* meter names, client ids */
+#define HM_CONF_ERR          512 /* "file:line: message" */
+#define HM_CONF_KEY_LEN      16  /* DLMS AES-128 keys (IEC 62056-5-3 security suite 0) */
+#define HM_CONF_KMP_REGS_MAX 32  /* registers = : ids polled per KMP meter (4 requests of 8) */
 
 enum hm_parity { HM_PARITY_NONE, HM_PARITY_EVEN, HM_PARITY_ODD };
 
@@ -51,6 +52,13 @@ struct hm_meter_conf {
 	/* capacity_steps = 2 5 10 15 20 25 50 75 100: capacity tariff thresholds (kW), ascending */
 	uint32_t capacity_step_w[HM_DERIVED_STEPS_MAX]; /* W */
 	unsigned n_capacity_steps;                      /* thresholds given */
+	/* KMP polling (Kamstrup MULTICAL heat meters, src/source/kmp.c) */
+	bool kmp;                               /* kmp = no: poll a KMP meter on device or tcp */
+	uint16_t kmp_reg[HM_CONF_KMP_REGS_MAX]; /* registers = 60 68 74 ...: KMP register ids */
+	unsigned n_kmp_regs;                    /* ids given */
+	unsigned poll_interval_s;               /* poll_interval = 3600: s between polls (battery) */
+	unsigned timeout_ms;                    /* timeout = 2000: wait for one answer, ms */
+	unsigned retries;                       /* retries = 2: requests sent again after a timeout or bad frame */
 };
 
 /* [mqtt]: the MQTT sink (and, from issue 4, MQTT input). */

@@ -136,6 +136,10 @@ uint64_t hm_now_us(void);
 
 /* Bytes from m's source: framer -> decoder -> sinks. */
 void hm_meter_input(struct hm_meter *m, const uint8_t *p, size_t n);
+/* A reading a polling source (KMP) assembled itself, bypassing the framer
+ * and decoder: scale -> every sink, counted in stats.readings.  r may be
+ * m->reading. */
+void hm_meter_reading(struct hm_meter *m, struct hm_reading *r);
 /* m's source failed (errno-style err): close it, tell sinks, arm the back-off. */
 void hm_meter_fail(struct hm_meter *m, int err);
 /* m's source is open and delivering (resets the back-off, tells sinks). */

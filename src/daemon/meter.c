@@ -201,6 +201,18 @@ static void on_frame(void *ctx, const struct hm_frame *f)
 	m->derived_len = 0;
 }
 
+/* No derived figures here: they follow an electricity meter's hourly
+ * lists (meter clock, import/export energy), which a poll does not have. */
+void hm_meter_reading(struct hm_meter *m, struct hm_reading *r)
+{
+	struct hm_daemon *d = m->d;
+	apply_scale(m, r);
+	m->stats.readings++;
+	m->derived_len = 0;
+	for (unsigned i = 0; i < d->n_sinks; i++)
+		d->sink[i]->reading(d->sink_state[i], m, r);
+}
+
 void hm_meter_input(struct hm_meter *m, const uint8_t *p, size_t n)
 {
 	m->stats.bytes += n;

@@ -128,6 +128,15 @@ READING_SEEDS = {
     + bytes([2, 1, 0, 1, 8, 0, 255, 0]) + (5).to_bytes(8, "big") + bytes([0xFD, 30, 0]),
 }
 
+# The forms hexfile.h accepts, one per line (synthetic).
+HEX_FORMS = b"""# comment
+7e a0 2a 41 08 83
+0x7E,0xA0,0x2A
+0010: 7e a0 2a 41  |~.*A|
+00000000  7e a0 2a 41 08 83 13 04  |~.*A....|
+7E:A0:2A
+"""
+
 CONFIG_SEEDS = {
     "synthetic-minimal.conf": b"[meter han]\ndevice = /dev/ttyUSB0\n",
     "synthetic-full.conf": b"""# synthetic configuration for fuzzing
@@ -177,6 +186,7 @@ def main():
     out = Out(outdir)
     for name, data in READING_SEEDS.items():
         out.put("fuzz_reading", name, data)
+    out.put("fuzz_hexfile", "synthetic-forms", bytes([64, 2]) + HEX_FORMS)
     for name, data in CONFIG_SEEDS.items():
         out.put("fuzz_config", name, data)
     srcdir = os.environ.get("HM_SRCDIR", ".")
@@ -205,6 +215,8 @@ def main():
                 tele = f.read()
             out.put("fuzz_p1", stem, bytes([255, 1]) + tele)
             continue
+        with open(path, "rb") as f:
+            out.put("fuzz_hexfile", stem, bytes([255, 3]) + f.read())
         lines = hex_lines(path)
         if not lines:
             continue

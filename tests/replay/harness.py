@@ -167,6 +167,23 @@ def make_certs(work):
 
 # ---- mosquitto ---------------------------------------------------------------
 
+def localhost_has_v6(port):
+    """True if "localhost" resolves to ::1 here and ::1 port is free to listen on."""
+    try:
+        addrs = {a[4][0] for a in socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM)}
+    except OSError:
+        return False
+    if "::1" not in addrs:
+        return False
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", port))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
 class Broker:
     """extra: more lines for the listener (TLS files, password_file);
     client_args: what mosquitto_pub/_sub then need (--cafile, -u, -P)."""
@@ -176,9 +193,16 @@ class Broker:
         self.client_args = list(client_args)
         self.conf = os.path.join(workdir, "mosquitto.conf")
         self.log = os.path.join(workdir, "mosquitto.log")
+        # Where "localhost" also means ::1 (nss-myhostname in a chroot without
+        # /etc/hosts, or a dual-stack hosts file), a broker reached by that
+        # name must answer there too, as a real dual-stack broker would: the
+        # TLS path connects by name and libmosquitto takes its first address.
+        per_listener = ("cafile", "capath", "certfile", "keyfile", "require_certificate")
+        tls = "".join(l + "\n" for l in extra.splitlines() if l.split(" ")[0] in per_listener)
+        v6 = "listener %d ::1\n%s" % (self.port, tls) if localhost_has_v6(self.port) else ""
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\n%spersistence false\n"
-                    "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n" % (self.port, extra))
+            f.write("listener %d 127.0.0.1\n%s%spersistence false\n"
+                    "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n" % (self.port, extra, v6))
         self.proc = None
 
     def start(self):
