@@ -25,8 +25,10 @@ VERSION   := 0.1.0
 CC        ?= cc
 PKG_CONFIG ?= pkg-config
 
-# Debian packages the build, the tests and the demo need.
-DEB_PKGS := gcc libc6-dev make pkg-config clang-format python3 \
+# Debian packages the build, the tests and the demo need.  libnss-myhostname
+# makes "localhost" resolve where there is no /etc/hosts (a fresh debootstrap
+# chroot has none); the tests resolve it to check names are looked up off the loop.
+DEB_PKGS := gcc libc6-dev make pkg-config clang-format python3 libnss-myhostname \
             libserialport-dev libmosquitto-dev libsystemd-dev libinih-dev \
             libcmocka-dev libcurl4-openssl-dev libssl-dev \
             mosquitto mosquitto-clients socat procps openssl
