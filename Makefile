@@ -200,9 +200,7 @@ VALGRIND_PKGS := valgrind python3
 FUZZ_SECONDS  ?= 30
 FUZZ_CC       ?= clang
 FUZZ_O        := build/fuzz
-# -Wno-format-nonliteral: clang, unlike gcc, flags vsnprintf(fmt, ap) in a
-# logging function that lacks __attribute__((format)).
-FUZZ_CFLAGS   := -std=c11 $(WARN) -Wno-format-nonliteral -O1 -g -fno-omit-frame-pointer \
+FUZZ_CFLAGS   := -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer \
                  -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
 fuzz_needs   = $(shell sed -n 's/^ \* needs: //p' tests/fuzz/fuzz_$(1).c)

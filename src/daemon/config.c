@@ -163,6 +163,9 @@ static const struct key keys[] = {
     IDX("idx_voltage_l2", idx_voltage_l2),
     IDX("idx_voltage_l3", idx_voltage_l3),
     IDX("idx_current", idx_current),
+    IDX("idx_heat", idx_heat), /* KMP heat meters */
+    IDX("idx_temp_flow", idx_temp_flow),
+    IDX("idx_temp_return", idx_temp_return),
 
     K(S_JOURNAL, hm_journal_conf, "readings", T_UINT, interval_s, "0", 0, 86400, 0),
 
@@ -831,7 +834,7 @@ static void check(struct parse *p)
 		if (z->mqtt && !c->mqtt.enabled)
 			fail(p, key_line(p, S_DOMOTICZ, "mqtt"), "mqtt = yes needs an [mqtt] section");
 		if (!z->idx_p1 && !z->idx_power && !z->idx_voltage_l1 && !z->idx_voltage_l2 && !z->idx_voltage_l3 &&
-		    !z->idx_current)
+		    !z->idx_current && !z->idx_heat && !z->idx_temp_flow && !z->idx_temp_return)
 			fail(p, z->line, "[domoticz] sets no idx_*: nothing to send");
 	}
 

@@ -115,7 +115,10 @@ struct hm_domoticz_conf {
 	int idx_power;                /* idx_power = Electric (instant + counter) device */
 	int idx_voltage_l1, idx_voltage_l2, idx_voltage_l3; /* Voltage devices */
 	int idx_current;                                    /* idx_current = three-phase Current device */
-	int line;                                           /* line of the section header */
+	int idx_heat;        /* idx_heat = Electric (instant+counter) device: KMP heat power and E1 */
+	int idx_temp_flow;   /* idx_temp_flow = Temperature device: KMP flow temperature */
+	int idx_temp_return; /* idx_temp_return = Temperature device: KMP return temperature */
+	int line;            /* line of the section header */
 };
 
 /* [journal]: logging and periodic reading lines in the journal/syslog. */

@@ -240,6 +240,11 @@ def main():
         elif fmt.startswith("kmp"):
             for i, fr in enumerate(lines):
                 out.put("fuzz_kmp", "%s-%d" % (stem, i + 1), fr)
+            # fuzz_kmppoll: the ids the requests ask for, then every line as
+            # the stream (requests are the echo an optical head hears)
+            ids = b"".join(fr[4:6] for fr in lines if fr[:1] == b"\x80" and len(fr) >= 8 and fr[3] == 1)
+            if ids:
+                out.put("fuzz_kmppoll", stem, bytes([len(ids) // 2 - 1]) + ids + b"".join(lines))
         elif fmt.startswith("dlms-apdu") or fmt.startswith("dsmr-p1-encrypted"):
             apdus.extend(lines)
         for i, a in enumerate(apdus):
