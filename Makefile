@@ -43,7 +43,7 @@ OPTFLAGS := -O2 -g
 endif
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
-CPPFLAGS += -Iinclude -D_GNU_SOURCE -DHM_VERSION='"$(VERSION)"'
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DHM_VERSION='"$(VERSION)"'
 CFLAGS   ?=
 CFLAGS   += -std=c11 $(WARN) $(OPTFLAGS)
 LDFLAGS  += $(filter -fsanitize=%,$(OPTFLAGS))

@@ -130,11 +130,18 @@ bool hm_reading_has_text(const struct hm_reading *r, enum hm_text_field f)
 
 bool hm_reading_add_extra(struct hm_reading *r, const struct hm_extra *x)
 {
-	if (r->n_extra >= HM_EXTRA_MAX) {
+	/* A list that names one OBIS code twice: the later value replaces the
+	 * earlier, as for named fields, so every JSON member stays unique. */
+	struct hm_extra *d = NULL;
+	for (unsigned i = 0; i < r->n_extra && !d; i++)
+		if (memcmp(r->extra[i].obis, x->obis, sizeof x->obis) == 0)
+			d = &r->extra[i];
+	if (!d && r->n_extra >= HM_EXTRA_MAX) {
 		r->extra_dropped++;
 		return false;
 	}
-	struct hm_extra *d = &r->extra[r->n_extra++];
+	if (!d)
+		d = &r->extra[r->n_extra++];
 	*d = *x;
 	if (d->is_text) { /* keep the invariant: NUL-terminated and printable */
 		const char *end = memchr(x->text, 0, sizeof x->text);

@@ -145,8 +145,15 @@ static void extras(void **state)
 	}
 	assert_int_equal(r.n_extra, HM_EXTRA_MAX);
 	assert_int_equal(r.extra[5].obis[4], 5);
+	/* full: a new code is dropped and counted, a known one still replaces */
+	x.obis[4] = (uint8_t)HM_EXTRA_MAX;
 	assert_false(hm_reading_add_extra(&r, &x));
 	assert_false(hm_reading_add_extra(&r, &x));
+	assert_int_equal(r.extra_dropped, 2);
+	x.obis[4] = 5;
+	x.num.m = 42;
+	assert_true(hm_reading_add_extra(&r, &x));
+	assert_int_equal(r.extra[5].num.m, 42);
 	assert_int_equal(r.extra_dropped, 2);
 	assert_int_equal(r.n_extra, HM_EXTRA_MAX);
 	/* text extras are kept printable */
