@@ -110,9 +110,11 @@ int hm_dlms_datetime_format(const uint8_t dt[12], char *buf, size_t cap)
 		return -1;
 
 	char *o = buf;
-	if (year > 9999)
+	if (year > 9999) {
 		*o++ = (char)('0' + year / 10000);
-	o = two(o, year / 100 % 100);
+		year %= 10000;
+	}
+	o = two(o, year / 100);
 	o = two(o, year % 100);
 	*o++ = '-';
 	o = two(o, month);
