@@ -166,7 +166,7 @@ install: all
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVDIR)
 	install -m 755 $(O)/hanmeterd $(DESTDIR)$(SBINDIR)/hanmeterd
 	install -m 755 $(O)/hanmeter $(O)/hanmeter-sim $(DESTDIR)$(BINDIR)/
-	install -m 644 man/hanmeter.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/hanmeter.1 man/hanmeter-sim.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/hanmeterd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 man/hanmeterd.8 $(DESTDIR)$(MANDIR)/man8/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/hanmeterd.conf ] || install -m 640 etc/hanmeterd.conf $(DESTDIR)$(SYSCONFDIR)/hanmeterd.conf
