@@ -411,16 +411,21 @@ static void schedule_retry(struct mq *s)
 		hm_log(LOG_DEBUG, "mqtt: reconnecting in %u ms", delay_ms);
 }
 
-/* Meter m's slot: by name, since sinks start before the meters exist (and
- * a reload restarts both). */
+/* Meter m's slot.  The table follows the configuration's order and m->conf
+ * points into the configuration's meter array (daemon.h), so the slot is a
+ * subtraction, not a search: constant cost per reading at 10,000 meters
+ * (a search by name cost a strcmp per configured meter per reading).  The
+ * name check guards against a meter of another configuration. */
 static struct mq_meter *meter_of(struct mq *s, const struct hm_meter *m, unsigned *index)
 {
-	for (unsigned i = 0; i < s->n_meters; i++)
-		if (strcmp(s->meter[i].name, m->conf->name) == 0) {
-			*index = i;
-			return &s->meter[i];
-		}
-	return NULL;
+	const struct hm_config *c = s->d->conf;
+	if (m->conf < c->meter || m->conf >= c->meter + c->n_meters)
+		return NULL;
+	size_t i = (size_t)(m->conf - c->meter);
+	if (i >= s->n_meters || strcmp(s->meter[i].name, m->conf->name) != 0)
+		return NULL;
+	*index = (unsigned)i;
+	return &s->meter[i];
 }
 
 static void copy_text(char *dst, const struct hm_reading *r, enum hm_text_field f)
