@@ -127,6 +127,7 @@ static const struct key keys[] = {
     MQ("keyfile", T_PATH, keyfile, NULL, 0, 0, 0),
     MQ("tls_insecure", T_BOOL, tls_insecure, "no", 0, 0, 0),
     MQ("raw", T_BOOL, publish_raw, "no", 0, 0, 0),
+    MQ("per_value", T_BOOL, per_value, "no", 0, 0, 0),
     MQ("queue", T_UINT, queue_max, "1000", 0, 1000000, 0),
 
     DZ("meter", T_NAME, meter, NULL, 0, 0, 0), /* default: the first [meter] */
@@ -680,6 +681,10 @@ static void check(struct parse *p)
 			     "certfile and keyfile go together");
 		if (m->password[0] && !m->username[0])
 			fail(p, key_line(p, S_MQTT, "password"), "password without username");
+		if (m->per_value && m->homeassistant) /* discovery points Home Assistant at the JSON state topic */
+			fail(p, key_line(p, S_MQTT, "per_value"),
+			     "per_value = yes leaves Home Assistant discovery without its state topic; set "
+			     "homeassistant = no");
 	}
 
 	if (p->sec_line[S_DOMOTICZ]) {

@@ -70,8 +70,9 @@ struct hm_mqtt_conf {
 	char keyfile[HM_CONF_STR];          /* keyfile = */
 	bool tls_insecure;                  /* tls_insecure = no: skip host name check */
 	bool publish_raw;                   /* raw = no: hex of every frame on <prefix>/<meter>/raw */
-	unsigned queue_max;                 /* queue = 1000: messages held while the broker is away */
-	int line;                           /* line of the section header */
+	bool per_value;     /* per_value = no: each value on <prefix>/<meter>/<field> instead of one JSON state */
+	unsigned queue_max; /* queue = 1000: messages held while the broker is away */
+	int line;           /* line of the section header */
 };
 
 /* [domoticz]: the Domoticz sink (HTTP JSON API, or domoticz/in over MQTT). */

@@ -106,6 +106,7 @@ static struct mq *running;
 
 static void schedule_retry(struct mq *s);
 static void update_io(struct mq *s);
+static int topic_join(char *buf, size_t cap, const char *prefix, const char *meter, const char *leaf);
 
 static uint64_t mono_us(void)
 {
@@ -460,6 +461,47 @@ static bool learn(struct mq_meter *mm, const struct hm_reading *r)
 	return news && mm->identified;
 }
 
+/* Publishes payload on topic now, or holds it (in order, behind anything
+ * already held) while the broker is away. */
+static void send_or_hold(struct mq *s, const struct hm_meter *m, const char *topic, const char *payload, size_t len,
+                         bool energy)
+{
+	if (hm_queue_len(&s->q) == 0 && publish(s, topic, payload, len, s->c->qos, s->c->retain) == 0)
+		return;
+	int rc = hm_queue_push(&s->q, topic, payload, len, s->c->qos, s->c->retain, energy);
+	if (rc > 0) {
+		if (limited(&s->rl_queue))
+			hm_log_meter(LOG_WARNING, m->conf->name,
+			             "mqtt: hold queue full (%u): dropped the oldest %s reading (%" PRIu64
+			             " power-only, %" PRIu64 " with energy totals dropped so far)",
+			             s->q.cap, rc == 2 ? "energy" : "power-only", s->q.dropped_power,
+			             s->q.dropped_energy);
+	}
+	flush_queue(s);
+}
+
+/* per_value = yes: every value of r on <prefix>/<meter>/<field>, numbers as
+ * exact decimals, texts as they are (one message each). */
+static void publish_values(struct mq *s, const struct hm_meter *m, const struct hm_reading *r)
+{
+	for (int f = 0; f < HM_NUM_COUNT; f++) {
+		if (!hm_reading_has_num(r, f))
+			continue;
+		int len = hm_num_format(r->num[f], s->payload, sizeof s->payload);
+		if (len < 0 ||
+		    topic_join(s->topic, sizeof s->topic, s->c->topic_prefix, m->conf->name, hm_num_info[f].name) < 0)
+			continue; /* cannot happen: a number is < 40 characters, the prefix was checked at start */
+		bool energy = hm_num_info[f].state_class && strcmp(hm_num_info[f].state_class, "total_increasing") == 0;
+		send_or_hold(s, m, s->topic, s->payload, (size_t)len, energy);
+	}
+	for (int f = 0; f < HM_TEXT_COUNT; f++) {
+		if (!hm_reading_has_text(r, f) ||
+		    topic_join(s->topic, sizeof s->topic, s->c->topic_prefix, m->conf->name, hm_text_name[f]) < 0)
+			continue;
+		send_or_hold(s, m, s->topic, r->text[f], strlen(r->text[f]), false);
+	}
+}
+
 static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading *r)
 {
 	struct mq *s = state;
@@ -471,25 +513,16 @@ static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading 
 	if (learn(mm, r))
 		publish_discovery(s, i);
 
+	if (s->c->per_value) {
+		publish_values(s, m, r);
+		return;
+	}
 	int len = hm_format_state(m->conf->name, r, s->payload, sizeof s->payload);
 	if (len < 0) {
 		hm_log_meter(LOG_ERR, m->conf->name, "mqtt: state message too long for %zu bytes", sizeof s->payload);
 		return;
 	}
-	bool energy = hm_format_has_energy(r);
-	if (hm_queue_len(&s->q) == 0 &&
-	    publish(s, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain) == 0)
-		return;
-	int rc = hm_queue_push(&s->q, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain, energy);
-	if (rc > 0) {
-		if (limited(&s->rl_queue))
-			hm_log_meter(LOG_WARNING, m->conf->name,
-			             "mqtt: hold queue full (%u): dropped the oldest %s reading (%" PRIu64
-			             " power-only, %" PRIu64 " with energy totals dropped so far)",
-			             s->q.cap, rc == 2 ? "energy" : "power-only", s->q.dropped_power,
-			             s->q.dropped_energy);
-	}
-	flush_queue(s);
+	send_or_hold(s, m, mm->state_topic, s->payload, (size_t)len, hm_format_has_energy(r));
 }
 
 static void mq_availability(void *state, struct hm_meter *m, bool online)
