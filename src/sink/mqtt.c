@@ -6,7 +6,7 @@
  * mosquitto_connect_async() starts a non-blocking connect, its socket is
  * watched with sd_event_add_io() (EPOLLOUT only while mosquitto_want_write()),
  * readable -> mosquitto_loop_read(), writable -> mosquitto_loop_write(), and
- * a 1 s timer calls mosquitto_loop_misc() for keepalive PINGREQs.
+ * a timer at a quarter of keepalive calls mosquitto_loop_misc() for PINGREQs.
  *
  * libmosquitto resolves the host name inside connect with a blocking
  * getaddrinfo(), so a name is first resolved by the daemon's resolver
@@ -42,9 +42,15 @@
 #include "sink/queue.h"
 #include "sink/strbuf.h"
 
-#define MISC_INTERVAL_US 1000000u /* mosquitto_loop_misc(): keepalive granularity */
-#define RETRY_MIN_MS     1000u    /* first reconnect delay */
-#define RETRY_MAX_MS     60000u   /* back-off cap */
+/* mosquitto_loop_misc() sends PINGREQ once keepalive seconds passed without
+ * traffic, so it need not run more often than a fraction of keepalive: at
+ * a quarter, the ping goes out at most 1.25 x keepalive after the last
+ * message, inside the broker's 1.5 x keepalive grace (MQTT 3.1.1, 3.1.2.10).
+ * Every second instead was a wake-up per second with nothing to do
+ * (bench/footprint.bench, silent meter). */
+#define MISC_FRACTION 4
+#define RETRY_MIN_MS  1000u  /* first reconnect delay */
+#define RETRY_MAX_MS  60000u /* back-off cap */
 
 #define ADDRS_MAX     4    /* broker addresses tried per lookup (IPv6 and IPv4, ...) */
 #define STOP_FLUSH_MS 2000 /* stop(): time allowed to send the last messages */
@@ -301,6 +307,11 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 	return 0;
 }
 
+static uint64_t misc_interval_us(const struct mq *s)
+{
+	return (uint64_t)s->c->keepalive_s * 1000000u / MISC_FRACTION; /* keepalive >= 5 s (config.c) */
+}
+
 static int on_misc(sd_event_source *es, uint64_t usec, void *userdata)
 {
 	struct mq *s = userdata;
@@ -312,7 +323,7 @@ static int on_misc(sd_event_source *es, uint64_t usec, void *userdata)
 		else
 			update_io(s);
 	}
-	sd_event_source_set_time_relative(es, MISC_INTERVAL_US);
+	sd_event_source_set_time_relative(es, misc_interval_us(s));
 	return 0;
 }
 
@@ -713,7 +724,7 @@ static int mq_start(struct hm_daemon *d, void **state)
 	r = setup(s);
 	if (r < 0)
 		goto fail;
-	r = sd_event_add_time_relative(d->event, &s->misc, CLOCK_MONOTONIC, MISC_INTERVAL_US, 0, on_misc, s);
+	r = sd_event_add_time_relative(d->event, &s->misc, CLOCK_MONOTONIC, misc_interval_us(s), 0, on_misc, s);
 	if (r < 0)
 		goto fail;
 	sd_event_source_set_enabled(s->misc, SD_EVENT_ON);
