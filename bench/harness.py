@@ -142,22 +142,43 @@ class Proc:
 
 
 class Broker:
+    """A real mosquitto on a port below the ephemeral range (32768..): the
+    machine is shared, and a port from bind(0) may be taken by another
+    program's listener between our check and mosquitto's bind; mosquitto
+    then exits and, worse, the readiness probe reaches the other listener
+    (seen: the daemon published into somebody else's broker).  So the
+    probe also checks that our mosquitto is alive, and a port it could not
+    take is skipped."""
+
     def __init__(self, logdir):
-        self.port = free_port()
-        conf = os.path.join(logdir, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "max_queued_messages 0\nmax_inflight_messages 0\nset_tcp_nodelay true\nlog_dest none\n")
+        import random
         self.log = open(os.path.join(logdir, "mosquitto.err"), "w")
-        self.p = subprocess.Popen(["mosquitto", "-c", conf], stdout=self.log, stderr=self.log)
-        self.pid = self.p.pid
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
+        for _ in range(50):
+            self.port = random.randrange(19000, 20000)
+            try:  # free now?
+                s = socket.socket()
+                s.bind(("127.0.0.1", self.port))
+                s.close()
             except OSError:
-                time.sleep(0.05)
+                continue
+            conf = os.path.join(logdir, "mosquitto.conf")
+            with open(conf, "w") as f:
+                f.write(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                        "max_queued_messages 0\nmax_inflight_messages 0\nset_tcp_nodelay true\n"
+                        "log_dest stderr\nlog_type error\n")
+            self.p = subprocess.Popen(["mosquitto", "-c", conf], stdout=self.log, stderr=self.log)
+            self.pid = self.p.pid
+            end = time.monotonic() + 10
+            while time.monotonic() < end and self.p.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                    time.sleep(0.05)
+                    if self.p.poll() is None:
+                        return
+                except OSError:
+                    time.sleep(0.05)
+            self.p.kill()
+            self.p.wait()
         raise RuntimeError("mosquitto did not start")
 
     def stop(self):
@@ -168,7 +189,7 @@ class Broker:
 
 def write_config(path, ports, mqtt_port, per_value=False, extra_meter="", qos=1):
     with open(path, "w") as f:
-        f.write("[daemon]\nlog_level = warning\n\n")
+        f.write("[daemon]\nlog_level = %s\n\n" % os.environ.get("HM_BENCH_LOG_LEVEL", "warning"))
         f.write(f"[mqtt]\nhost = 127.0.0.1\nport = {mqtt_port}\ntopic_prefix = bench\n"
                 f"homeassistant = no\nclient_id = hanmeterd-bench\nqos = {qos}\n")
         if per_value:
@@ -342,8 +363,8 @@ def run_pipeline(streams, speed=1.0, fast=False, duration=10.0, count=0, per_val
         "messages_per_s": round(got / window, 1) if window else 0,
         "machine_other_cpu_percent": round(other, 1),
         "cpu_us_per_frame": round(cpu["hanmeterd"] / frames, 2) if frames else None,
-        "daemon_cpu_percent": round(cpu["hanmeterd"] / 1e6 / (t2 - t0) * 100, 2),
-        "daemon_cpu_all_threads_percent": round(cpu_all["hanmeterd"] / 1e6 / (t2 - t0) * 100, 2),
+        "daemon_cpu_percent": round(cpu["hanmeterd"] / 1e6 / (t2 - t0) * 100, 4),
+        "daemon_cpu_all_threads_percent": round(cpu_all["hanmeterd"] / 1e6 / (t2 - t0) * 100, 4),
         "broker_cpu_us_per_frame": round(cpu["mosquitto"] / frames, 2) if frames else None,
         "wakeups_per_frame": round((x2 - x0) / frames, 2) if frames else None,
         "latency_ms_p50": round(median(lat), 3) if lat else None,
