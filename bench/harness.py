@@ -376,6 +376,10 @@ def run_pipeline(streams, speed=1.0, fast=False, duration=10.0, count=0, per_val
         "daemon_survived": alive,
         "logs": d,
     }
+    if alive and frames and not os.environ.get("HM_BENCH_KEEP"):
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)  # kept when something went wrong, or with HM_BENCH_KEEP=1
+        out["logs"] = None
     if idle_fig:
         out["idle"] = idle_fig
     if sampled:
