@@ -15,11 +15,11 @@
 
 enum hm_serial_parity { HM_SERIAL_PARITY_NONE, HM_SERIAL_PARITY_EVEN, HM_SERIAL_PARITY_ODD };
 
-struct hm_serial;  /* an open port: the fd plus what must be freed with it */
+struct hm_serial; /* an open port: the fd plus what must be freed with it */
 
 /* Opens path.  Returns the port (and *fd), or NULL with err set and errno. */
 struct hm_serial *hm_serial_open(const char *path, unsigned baud, enum hm_serial_parity parity, unsigned stop_bits,
-				 int *fd, char *err, size_t errlen);
+                                 int *fd, char *err, size_t errlen);
 void hm_serial_close(struct hm_serial *s);
 
 /* Prints the serial adapters (port, description, USB vendor:product, serial

@@ -77,11 +77,13 @@ enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
 	return HM_ERR_OK;
 }
 
-/* Writes v (< 100) as two digits. */
+/* Writes v (< 100) as two digits, from a table of "00" .. "99". */
 static char *two(char *o, unsigned v)
 {
-	o[0] = (char)('0' + v / 10);
-	o[1] = (char)('0' + v % 10);
+	static const char digits[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	                             "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	                             "8081828384858687888990919293949596979899";
+	memcpy(o, digits + 2 * v, 2);
 	return o + 2;
 }
 

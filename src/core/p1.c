@@ -371,8 +371,8 @@ static void set_id(struct hm_reading *r, enum hm_text_field f, struct span v)
 	bool hex = v.n >= 2 && v.n % 2 == 0 && n < sizeof out;
 	for (size_t i = 0; hex && i < n; i++) {
 		int hi = hexval((unsigned char)v.p[2 * i]), lo = hexval((unsigned char)v.p[2 * i + 1]);
-		int c = hi << 4 | lo;
-		if (hi < 0 || lo < 0 || c < 0x20 || c > 0x7E)
+		int c = hi < 0 || lo < 0 ? -1 : hi << 4 | lo; /* no shift of -1 (UB) */
+		if (c < 0x20 || c > 0x7E)
 			hex = false;
 		else
 			out[i] = (char)c;

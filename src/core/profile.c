@@ -31,6 +31,25 @@ const struct hm_profile *hm_profile_find(const char *name)
 
 #define KEY(c, d, e) ((uint32_t)(c) << 16 | (uint32_t)(d) << 8 | (uint32_t)(e)) /* OBIS C.D.E */
 
+/* put_field() looks no numeric field's code up here.  That is right while
+ * no text code that A = 1 can carry (the cases below with A any or 1) has
+ * the C.D.E of a numeric field (which all have A = 1); these fail to compile
+ * otherwise.  A new such case needs its line here. */
+#define IS_NUM_KEY(id, nm, un, c, d, e, dc, sc) || KEY(c, d, e) == TEXT_KEY
+#define TEXT_KEY                                KEY(0, 2, 129)
+_Static_assert(!(0 HM_NUM_FIELDS(IS_NUM_KEY)), "x.x.0.2.129 is also a numeric field");
+#undef TEXT_KEY
+#define TEXT_KEY KEY(96, 1, 1)
+_Static_assert(!(0 HM_NUM_FIELDS(IS_NUM_KEY)), "1.x.96.1.1 is also a numeric field");
+#undef TEXT_KEY
+#define TEXT_KEY KEY(0, 0, 5)
+_Static_assert(!(0 HM_NUM_FIELDS(IS_NUM_KEY)), "1.x.0.0.5 is also a numeric field");
+#undef TEXT_KEY
+#define TEXT_KEY KEY(0, 0, 1)
+_Static_assert(!(0 HM_NUM_FIELDS(IS_NUM_KEY)), "1.x.0.0.1 is also a numeric field");
+#undef TEXT_KEY
+#undef IS_NUM_KEY
+
 /* The text field of OBIS code o (README "Expected values" table), or -1.
  * Every value of a list is looked up here first, so it is a switch on C.D.E
  * (most codes fall through at once) and A is checked after; B is anything.
@@ -57,63 +76,6 @@ static int text_field_by_obis(const uint8_t o[6])
 	}
 }
 
-bool hm_profile_is_obis(const struct hm_axdr_item *it)
-{
-	return it->tag == HM_AXDR_OCTET_STRING && it->len == 6;
-}
-
-bool hm_profile_is_int(const struct hm_axdr_item *it)
-{
-	switch (it->tag) {
-	case HM_AXDR_BOOLEAN:
-	case HM_AXDR_INT8:
-	case HM_AXDR_INT16:
-	case HM_AXDR_INT32:
-	case HM_AXDR_INT64:
-	case HM_AXDR_UINT8:
-	case HM_AXDR_UINT16:
-	case HM_AXDR_UINT32:
-	case HM_AXDR_UINT64:
-	case HM_AXDR_ENUM: return true;
-	default: return false;
-	}
-}
-
-bool hm_profile_is_string(const struct hm_axdr_item *it)
-{
-	return it->tag == HM_AXDR_OCTET_STRING || it->tag == HM_AXDR_VISIBLE_STRING || it->tag == HM_AXDR_UTF8_STRING;
-}
-
-static bool same(const char *a, const char *b)
-{
-	while (*a && *a == *b)
-		a++, b++;
-	return *a == *b;
-}
-
-/* The DLMS unit of a field's unit string.  Called for every value, so it
- * switches on the first character and confirms with one short comparison
- * rather than trying each name with strcmp. */
-uint8_t hm_profile_field_unit(enum hm_num_field f)
-{
-	const char *u = hm_num_info[f].unit;
-	switch (u[0]) {
-	case 'W': return same(u, "W") ? HM_UNIT_W : HM_UNIT_NONE;
-	case 'v': return same(u, "var") ? HM_UNIT_VAR : HM_UNIT_NONE;
-	case 'k': return same(u, "kWh") ? HM_UNIT_WH : same(u, "kvarh") ? HM_UNIT_VARH : HM_UNIT_NONE;
-	case 'A': return same(u, "A") ? HM_UNIT_A : HM_UNIT_NONE;
-	case 'V': return same(u, "V") ? HM_UNIT_V : HM_UNIT_NONE;
-	case 0: return HM_UNIT_COUNT; /* "": dimensionless (power factor) */
-	default: return HM_UNIT_NONE;
-	}
-}
-
-/* Exponent that turns the DLMS unit into the field's unit (Wh -> kWh: -3). */
-static int unit_shift(uint8_t unit)
-{
-	return unit == HM_UNIT_WH || unit == HM_UNIT_VARH ? -3 : 0;
-}
-
 enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const struct hm_axdr_item *v, int scaler,
                                uint8_t unit)
 {
@@ -121,7 +83,7 @@ enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const 
 		return HM_ERR_MALFORMED_APDU;
 	if (unit == HM_UNIT_NONE)
 		unit = hm_profile_field_unit(f);
-	hm_reading_set_num(r, f, v->ival, scaler + unit_shift(unit));
+	hm_reading_set_num(r, f, v->ival, scaler + hm_profile_unit_shift(unit));
 	return HM_ERR_OK;
 }
 
@@ -183,8 +145,9 @@ static void put_extra(struct hm_reading *r, const uint8_t obis[6], const struct 
 	hm_reading_add_extra(r, &x);
 }
 
-enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
-                           uint8_t unit)
+/* hm_profile_put and _put_field: one body, inlined into both. */
+static inline enum hm_err put_field(struct hm_reading *r, const uint8_t obis[6], int f, const struct hm_axdr_item *v,
+                                    int scaler, uint8_t unit)
 {
 	if (v->tag == HM_AXDR_NULL)
 		return HM_ERR_OK;
@@ -193,21 +156,44 @@ enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const st
 	if (v->tag == HM_AXDR_ARRAY || v->tag == HM_AXDR_STRUCTURE)
 		return HM_ERR_MALFORMED_APDU;
 	r->items++;
-	int tf = text_field_by_obis(obis);
-	if (tf >= 0) {
-		if (hm_profile_put_text(r, tf, v) == HM_ERR_OK)
+	/* No code is both a numeric and a text field (numeric fields have A = 1
+	 * and C an electrical quantity, the text codes C = 0 or 96, or A = 0:
+	 * asserted above text_field_by_obis), so a numeric field needs no text
+	 * lookup.  test_profile.c puts every code of both kinds. */
+	if (f < 0) {
+		int tf = text_field_by_obis(obis);
+		if (tf >= 0) {
+			if (hm_profile_put_text(r, tf, v) == HM_ERR_OK)
+				return HM_ERR_OK;
+			put_extra(r, obis, v, scaler, unit); /* e.g. an unspecified clock: kept raw */
 			return HM_ERR_OK;
-		put_extra(r, obis, v, scaler, unit); /* e.g. an unspecified clock: kept raw */
-		return HM_ERR_OK;
-	}
-	int f = obis[0] == 1 && obis[5] == 0xFF ? hm_num_field_by_obis(obis[2], obis[3], obis[4]) : -1;
-	if (f >= 0 && hm_profile_is_int(v)) {
+		}
+	} else if (hm_profile_is_int(v)) {
 		uint8_t want = hm_profile_field_unit(f);
-		if (unit == HM_UNIT_NONE || unit == want)
-			return hm_profile_put_num(r, f, v, scaler, unit);
+		if (unit == HM_UNIT_NONE || unit == want) { /* hm_profile_put_num, its checks done above */
+			hm_reading_set_num(r, f, v->ival, scaler + hm_profile_unit_shift(want));
+			return HM_ERR_OK;
+		}
 	}
 	put_extra(r, obis, v, scaler, unit);
 	return HM_ERR_OK;
+}
+
+enum hm_err hm_profile_put_field(struct hm_reading *r, const uint8_t obis[6], int f, const struct hm_axdr_item *v,
+                                 int scaler, uint8_t unit)
+{
+	return put_field(r, obis, f, v, scaler, unit);
+}
+
+int hm_profile_obis_field(const uint8_t obis[6])
+{
+	return obis[0] == 1 && obis[5] == 0xFF ? hm_num_field_by_obis(obis[2], obis[3], obis[4]) : -1;
+}
+
+enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
+                           uint8_t unit)
+{
+	return put_field(r, obis, hm_profile_obis_field(obis), v, scaler, unit);
 }
 
 int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *r,
@@ -224,8 +210,8 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 			i++;
 			continue;
 		}
-		unsigned v = i + 1, k = hm_axdr_skip(ax, v);
-		int scaler = 0;
+		unsigned v = i + 1, k = v + 1; /* v is no container: hm_axdr_skip(ax, v) */
+		int scaler = 0, field = -2;    /* -2: not looked up yet */
 		uint8_t unit = HM_UNIT_NONE;
 		const struct hm_axdr_item *s = k < ax->n ? &ax->item[k] : NULL;
 		if (s && s->depth == o->depth && s->tag == HM_AXDR_STRUCTURE && s->len == 2 &&
@@ -237,8 +223,10 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 			int f = o->data[0] == 1 ? hm_num_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
 			if (f >= 0)
 				implicit(f, &scaler, &unit, ctx);
+			field = o->data[5] == 0xFF ? f : -1; /* as hm_profile_obis_field() has it */
 		}
-		enum hm_err err = hm_profile_put(r, o->data, &ax->item[v], scaler, unit);
+		enum hm_err err = hm_profile_put_field(r, o->data, field == -2 ? hm_profile_obis_field(o->data) : field,
+		                                       &ax->item[v], scaler, unit);
 		if (err != HM_ERR_OK)
 			return -(int)err;
 		pairs++;

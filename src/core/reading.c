@@ -62,16 +62,33 @@ bool hm_reading_has_num(const struct hm_reading *r, enum hm_num_field f)
 	return (unsigned)f < HM_NUM_COUNT && (r->num_set[f / 64] >> (f % 64) & 1);
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGH UINT64_C(0x8080808080808080)
+
+/* True if each of the 8 bytes of w is printable ASCII (0x20..0x7E).  A byte
+ * below 0x20 borrows out of its top bit when 0x20 is subtracted; a byte
+ * above 0x7E has its top bit set after adding 1 (or had it already).  A
+ * borrow or carry crossing into the next byte only happens from a byte that
+ * was caught itself, so the test is exact.  Byte order does not matter. */
+static bool all_printable(uint64_t w)
+{
+	uint64_t low = (w - 0x20 * ONES) & ~w & HIGH;
+	uint64_t high = ((w + ONES) | w) & HIGH;
+	return (low | high) == 0;
+}
+
 /* Copies len bytes to dst (cap bytes) as printable ASCII: bytes outside
  * 0x20..0x7E become \xNN; the result is cut at a whole character. */
 static void printable(char *dst, size_t cap, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
-	/* The common case (an identifier that fits and is plain ASCII) is one
-	 * check per byte and a copy. */
+	/* The common case (an identifier that fits and is plain ASCII) is a
+	 * check, eight bytes at a time, and a copy. */
 	if (len < cap) {
 		size_t i = 0;
+		for (uint64_t w; i + 8 <= len && (memcpy(&w, s + i, 8), all_printable(w));)
+			i += 8;
 		while (i < len && (unsigned char)s[i] - 0x20u < 0x5Fu)
 			i++;
 		if (i == len) {

@@ -48,8 +48,12 @@ static int start_all(struct hm_daemon *d, bool first, const struct hm_meter *old
 			hm_log_meter(LOG_ERR, c->meter[i].name, "no source serves this meter");
 	for (unsigned i = 0; i < d->n_meters; i++)
 		for (unsigned j = 0; j < n_old; j++)
-			if (strcmp(d->meter[i].conf->name, old[j].conf->name) == 0)
+			if (strcmp(d->meter[i].conf->name, old[j].conf->name) == 0) {
 				d->meter[i].stats = old[j].stats;
+				d->meter[i].derived = old[j].derived; /* newer than its file if a save failed */
+				hm_derived_set_steps(&d->meter[i].derived, c->meter[i].capacity_step_w,
+				                     c->meter[i].n_capacity_steps); /* the new file's */
+			}
 
 	d->n_sinks = 0;
 	for (size_t i = 0; hm_sinks[i]; i++) {
@@ -72,6 +76,9 @@ static int start_all(struct hm_daemon *d, bool first, const struct hm_meter *old
 		d->sink_state[d->n_sinks++] = state;
 	}
 
+	if (d->n_sinks == 0)
+		hm_log(LOG_WARNING,
+		       "no sink configured: readings go nowhere (add [mqtt], [domoticz], [journal] or [jsonl])");
 	for (unsigned i = 0; i < d->n_meters; i++)
 		hm_meter_start(&d->meter[i]);
 	return 0;
@@ -96,10 +103,11 @@ static void free_meters(struct hm_daemon *d)
 
 static void notify_status(struct hm_daemon *d)
 {
-	uint64_t readings = 0, errors = 0, reconnects = 0, garbage = 0, last = 0;
+	uint64_t frames = 0, readings = 0, errors = 0, reconnects = 0, garbage = 0, last = 0;
 	unsigned online = 0;
 	for (unsigned i = 0; i < d->n_meters; i++) {
 		const struct hm_meter *m = &d->meter[i];
+		frames += m->stats.frames;
 		readings += m->stats.readings;
 		errors += m->stats.errors;
 		reconnects += m->stats.reconnects;
@@ -112,9 +120,9 @@ static void notify_status(struct hm_daemon *d)
 	if (last)
 		snprintf(age, sizeof age, "last frame %" PRIu64 " s ago", (hm_now_us() - last) / 1000000u);
 	sd_notifyf(0,
-	           "STATUS=%u meters (%u online), %" PRIu64 " readings, %" PRIu64 " errors, %" PRIu64
-	           " reconnects, %" PRIu64 " garbage bytes, %s",
-	           d->n_meters, online, readings, errors, reconnects, garbage, age);
+	           "STATUS=%u meters (%u online), %" PRIu64 " frames, %" PRIu64 " readings, %" PRIu64
+	           " errors, %" PRIu64 " reconnects, %" PRIu64 " garbage bytes, %s",
+	           d->n_meters, online, frames, readings, errors, reconnects, garbage, age);
 }
 
 static int on_status(sd_event_source *s, uint64_t usec, void *userdata)

@@ -69,6 +69,7 @@ static const char *prefix(int prio)
 	}
 }
 
+static void vlog(int prio, const char *meter, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 static void vlog(int prio, const char *meter, const char *fmt, va_list ap)
 {
 	char text[1024];

@@ -38,7 +38,8 @@
 
 #define INFO_MAX         2048           /* our longest list (Kamstrup hourly, 3-phase) is ~310 bytes */
 #define WIRE_MAX         8192           /* garbage + the frames of one list, even at the smallest --max-frame */
-#define CONN_BUF         (64 * 1024)    /* per reader: ~30 s of Aidon lists at 1x */
+#define CONN_BUF         (64 * 1024)    /* per TCP client: ~25 min of Aidon lists at 1x, like ser2net's backlog */
+#define PTY_BUF          4096           /* per pty, on top of the kernel's 4 KiB: what a USB adapter holds */
 #define CONNS_PER_STREAM 64             /* readers per stream; more are turned away */
 #define GARBAGE_MAX      48             /* bytes in one burst of line noise */
 #define FAST_BATCH       64             /* lists per stream per loop turn with --fast */
@@ -59,7 +60,8 @@ struct conn {
 	struct stream *s; /* the stream it reads */
 	bool want_out;    /* registered for EPOLLOUT: bytes are waiting */
 	int fd;           /* -1 = free */
-	uint8_t *buf;     /* CONN_BUF bytes waiting for the reader */
+	uint8_t *buf;     /* bytes waiting for the reader */
+	size_t cap;       /* CONN_BUF or PTY_BUF */
 	size_t len;       /* bytes held */
 	uint64_t dropped; /* lists lost because the reader was behind */
 };
@@ -116,8 +118,10 @@ static struct {
 
 static struct stream *streams;
 static int epfd = -1;
-static uint64_t conns_waiting; /* readers with bytes not yet written */
-static double line_rate;       /* --baud: bytes per real ms */
+static uint64_t conns_waiting;    /* readers with bytes not yet written */
+static double line_rate;          /* --baud: bytes per real ms */
+static uint8_t out_buf[CONN_BUF]; /* --fast to stdout: one write() per 64 KiB, not per list */
+static size_t out_len;
 static FILE *expect_file;
 static int64_t real0_ms;
 
@@ -131,7 +135,8 @@ static int64_t mono_ms(void)
 static void usage(FILE *f)
 {
 	fputs("usage: hanmeter-sim [options]\n"
-	      "  -m, --meter MAKE      aidon (default), kaifa or kamstrup\n"
+	      "  -m, --meter MAKE      aidon (default), kaifa or kamstrup; multical: a KMP heat\n"
+	      "                        meter answering requests (-m multical --help)\n"
 	      "  -1, --single-phase    a one-phase meter (default three-phase)\n"
 	      "      --start TIME      meter clock start, YYYY-MM-DDTHH:MM:SS (default: now, UTC)\n"
 	      "      --speed N         N times real time (default 1)\n"
@@ -462,7 +467,8 @@ static struct conn *conn_open(struct stream *s, int fd)
 		if (c->fd >= 0)
 			continue;
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		if (!(c->buf = malloc(CONN_BUF)))
+		c->cap = opt.out == OUT_PTY ? PTY_BUF : CONN_BUF;
+		if (!(c->buf = malloc(c->cap)))
 			return NULL;
 		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			free(c->buf);
@@ -508,7 +514,7 @@ static bool stream_has_room(const struct stream *s)
 		if (s->conn[i].fd < 0)
 			continue;
 		any = true;
-		if (CONN_BUF - s->conn[i].len < WIRE_MAX)
+		if (s->conn[i].len && s->conn[i].cap - s->conn[i].len < WIRE_MAX)
 			return false;
 	}
 	return any; /* nobody listening: wait for a reader rather than race ahead */
@@ -533,15 +539,28 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 
 /* Hands bytes of stream s to its readers: stdout (blocking), or each pty or
  * TCP reader's buffer; a reader without room for all of them loses them. */
+static int out_flush(void)
+{
+	int rc = write_all(STDOUT_FILENO, out_buf, out_len);
+	out_len = 0;
+	return rc;
+}
+
 static int deliver(struct stream *s, const uint8_t *p, size_t len)
 {
-	if (opt.out == OUT_STDOUT)
+	if (opt.out == OUT_STDOUT && opt.speed > 0)
 		return write_all(STDOUT_FILENO, p, len);
+	if (opt.out == OUT_STDOUT) {
+		int rc = sizeof out_buf - out_len < len ? out_flush() : 0;
+		memcpy(out_buf + out_len, p, len);
+		out_len += len;
+		return rc;
+	}
 	for (unsigned i = 0; i < CONNS_PER_STREAM; i++) {
 		struct conn *c = &s->conn[i];
 		if (c->fd < 0)
 			continue;
-		if (CONN_BUF - c->len < len) {
+		if (c->cap - c->len < len) {
 			c->dropped++;
 			continue;
 		}
@@ -743,8 +762,25 @@ static int setup(void)
 	return 0;
 }
 
+/* -m multical / --meter multical: the KMP heat meter, which answers
+ * requests instead of sending lists (multical.c). */
+static bool multical_asked(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if ((strcmp(a, "-m") == 0 || strcmp(a, "--meter") == 0) && i + 1 < argc &&
+		    !strcmp(argv[i + 1], "multical"))
+			return true;
+		if (!strcmp(a, "-mmultical") || !strcmp(a, "--meter=multical"))
+			return true;
+	}
+	return false;
+}
+
 int main(int argc, char **argv)
 {
+	if (multical_asked(argc, argv))
+		return sim_multical_main(argc, argv);
 	parse_args(argc, argv);
 	/* 8E1 is 11 bits a byte (Aidon, Kaifa), 8N1 10 (Kamstrup); a faster meter has a faster line */
 	if (opt.baud)
@@ -810,6 +846,8 @@ int main(int argc, char **argv)
 			all_done &= s->done;
 			line_busy |= s->line && s->line_len;
 		}
+		if (rc == 0 && out_len && (all_done || !busy))
+			rc = out_flush(); /* before we wait or stop */
 		if (rc < 0) {
 			if (rc != -EPIPE)
 				fprintf(stderr, "hanmeter-sim: stdout: %s\n", strerror(-rc));

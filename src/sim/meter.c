@@ -65,6 +65,7 @@ uint32_t sim_rng_below(struct sim_rng *r, uint32_t n)
 
 struct make_info {
 	const char *name;
+	const char *version;   /* the list version string lists 2 and 3 start with */
 	const char *id_prefix; /* GS1 company prefix of the meter id */
 	const char *model[2];  /* one-phase, three-phase type strings */
 	int64_t period_ms;     /* list 1 cadence */
@@ -72,38 +73,40 @@ struct make_info {
 	struct sim_hdlc_addr hdlc;
 };
 
+/* clang-format off */
 static const struct make_info makes[] = {
-    [SIM_AIDON] =
-        {
-            .name = "aidon",
-            .id_prefix = "7359992",
-            .model = {"6515", "6534"},
-            .period_ms = 2500,
-            .hourly_ms = 0,
-            /* dst 0x41, src 0x08 0x83, UI frame with P/F (captures aidon-6534-*) */
-            .hdlc = {{0x41, 0x08, 0x83}, 3, 0x13},
-        },
-    [SIM_KAIFA] =
-        {
-            .name = "kaifa",
-            .id_prefix = "6970631",
-            .model = {"MA105H2E", "MA304H4"},
-            .period_ms = 2000,
-            .hourly_ms = 10000,
-            /* dst 0x01, src 0x02 0x01, control 0x10 (captures kaifa-ma304h4-*) */
-            .hdlc = {{0x01, 0x02, 0x01}, 3, 0x10},
-        },
-    [SIM_KAMSTRUP] =
-        {
-            .name = "kamstrup",
-            .id_prefix = "5706567",
-            .model = {"6861111BN242101040", "6841131BN243101040"},
-            .period_ms = 10000,
-            .hourly_ms = 5000,
-            /* dst 0x2B, src 0x21, control 0x13 (captures kamstrup-6841*) */
-            .hdlc = {{0x2B, 0x21}, 2, 0x13},
-        },
+	[SIM_AIDON] = {
+		.name = "aidon",
+		.version = "AIDON_V0001",
+		.id_prefix = "7359992",
+		.model = {"6515", "6534"},
+		.period_ms = 2500,
+		.hourly_ms = 0,
+		/* dst 0x41, src 0x08 0x83, UI frame with P/F (captures aidon-6534-*) */
+		.hdlc = {{0x41, 0x08, 0x83}, 3, 0x13},
+	},
+	[SIM_KAIFA] = {
+		.name = "kaifa",
+		.version = "KFM_001",
+		.id_prefix = "6970631",
+		.model = {"MA105H2E", "MA304H4"},
+		.period_ms = 2000,
+		.hourly_ms = 10000,
+		/* dst 0x01, src 0x02 0x01, control 0x10 (captures kaifa-ma304h4-*) */
+		.hdlc = {{0x01, 0x02, 0x01}, 3, 0x10},
+	},
+	[SIM_KAMSTRUP] = {
+		.name = "kamstrup",
+		.version = "Kamstrup_V0001",
+		.id_prefix = "5706567",
+		.model = {"6861111BN242101040", "6841131BN243101040"},
+		.period_ms = 10000,
+		.hourly_ms = 5000,
+		/* dst 0x2B, src 0x21, control 0x13 (captures kamstrup-6841*) */
+		.hdlc = {{0x2B, 0x21}, 2, 0x13},
+	},
 };
+/* clang-format on */
 
 const char *sim_make_name(enum sim_make make)
 {
@@ -313,6 +316,21 @@ static void put_value(struct wbuf *w, unsigned tag, int64_t v)
 	put_be(w, (uint64_t)v, tag == T_U32 ? 4 : 2);
 }
 
+/* array or structure header: tag and element count */
+static void put_head(struct wbuf *w, unsigned tag, unsigned n)
+{
+	put8(w, tag);
+	put8(w, n);
+}
+
+/* Aidon's {OBIS, visible-string} identity registers */
+static void aidon_text(struct wbuf *w, unsigned a, unsigned b, unsigned c, unsigned d, unsigned e, const char *s)
+{
+	put_head(w, T_STRUCT, 2);
+	put_obis(w, a, b, c, d, e);
+	put_string(w, T_VISIBLE, s);
+}
+
 struct jbuf {
 	char *p;
 	size_t len, cap;
@@ -405,6 +423,15 @@ static void put_datetime(struct wbuf *w, int64_t t_ms, enum sim_make make, char 
 	         tm.tm_hour, tm.tm_min, tm.tm_sec, make == SIM_AIDON ? "+00:00" : "");
 }
 
+/* A clock as an octet-string of 12 (09 0C <date-time>), as all three makes
+ * send it in their lists (and Kaifa in the notification header). */
+static void put_clock(struct wbuf *w, int64_t t_ms, enum sim_make make, char *iso, size_t isocap)
+{
+	put8(w, T_OCTETS);
+	put8(w, 12);
+	put_datetime(w, t_ms, make, iso, isocap);
+}
+
 /* ---- the lists ----------------------------------------------------------- */
 
 /* The integers one list carries, in the make's resolution. */
@@ -479,12 +506,10 @@ static void json_regs(struct jbuf *j, const struct sim_meter *m, const struct re
 static void aidon_reg(struct wbuf *w, unsigned a, unsigned c, unsigned d, unsigned tag, int64_t v, int scaler,
                       unsigned unit)
 {
-	put8(w, T_STRUCT);
-	put8(w, 3);
+	put_head(w, T_STRUCT, 3);
 	put_obis(w, a, 0, c, d, 0);
 	put_value(w, tag, v);
-	put8(w, T_STRUCT);
-	put8(w, 2);
+	put_head(w, T_STRUCT, 2);
 	put8(w, T_INT8);
 	put8(w, (unsigned)scaler & 0xFF);
 	put8(w, T_ENUM);
@@ -496,15 +521,14 @@ static void aidon_list(struct wbuf *w, const struct sim_meter *m, const struct r
 {
 	static const unsigned punit[4] = {U_W, U_W, U_VAR, U_VAR}, eunit[4] = {U_WH, U_WH, U_VARH, U_VARH};
 	unsigned n = list == 1 ? 1 : 3 + 4 + 2 * m->phases + (list == 3 ? 5 : 0);
-	put8(w, T_ARRAY);
-	put8(w, n);
+	put_head(w, T_ARRAY, n);
 	if (list == 1) {
 		aidon_reg(w, 1, 1, 7, T_U32, r->p[0], 0, U_W);
 		return;
 	}
-	put8(w, T_STRUCT), put8(w, 2), put_obis(w, 1, 1, 0, 2, 129), put_string(w, T_VISIBLE, "AIDON_V0001");
-	put8(w, T_STRUCT), put8(w, 2), put_obis(w, 0, 0, 96, 1, 0), put_string(w, T_VISIBLE, m->id);
-	put8(w, T_STRUCT), put8(w, 2), put_obis(w, 0, 0, 96, 1, 7), put_string(w, T_VISIBLE, m->model);
+	aidon_text(w, 1, 1, 0, 2, 129, makes[SIM_AIDON].version); /* list version */
+	aidon_text(w, 0, 0, 96, 1, 0, m->id);                     /* meter id (GS1) */
+	aidon_text(w, 0, 0, 96, 1, 7, m->model);                  /* meter type */
 	for (unsigned i = 0; i < 4; i++)
 		aidon_reg(w, 1, c_power[i], 7, T_U32, r->p[i], 0, punit[i]);
 	for (unsigned i = 0; i < m->phases; i++)
@@ -513,8 +537,9 @@ static void aidon_list(struct wbuf *w, const struct sim_meter *m, const struct r
 		aidon_reg(w, 1, c_volt[i], 7, T_U16, r->volt[i], -1, U_V);
 	if (list != 3)
 		return;
-	put8(w, T_STRUCT), put8(w, 2), put_obis(w, 0, 0, 1, 0, 0);
-	put8(w, T_OCTETS), put8(w, 12), put_datetime(w, t, m->make, iso, isocap);
+	put_head(w, T_STRUCT, 2);
+	put_obis(w, 0, 0, 1, 0, 0); /* clock */
+	put_clock(w, t, m->make, iso, isocap);
 	for (unsigned i = 0; i < 4; i++)
 		aidon_reg(w, 1, c_power[i], 8, T_U32, r->e[i], 1, eunit[i]);
 }
@@ -523,13 +548,12 @@ static void kaifa_list(struct wbuf *w, const struct sim_meter *m, const struct r
                        size_t isocap)
 {
 	unsigned n = list == 1 ? 1 : 3 + 4 + 2 * m->phases + (list == 3 ? 5 : 0);
-	put8(w, T_STRUCT);
-	put8(w, n);
+	put_head(w, T_STRUCT, n);
 	if (list == 1) {
 		put_value(w, T_U32, r->p[0]);
 		return;
 	}
-	put_string(w, T_OCTETS, "KFM_001");
+	put_string(w, T_OCTETS, makes[SIM_KAIFA].version);
 	put_string(w, T_OCTETS, m->id);
 	put_string(w, T_OCTETS, m->model);
 	for (unsigned i = 0; i < 4; i++)
@@ -540,7 +564,7 @@ static void kaifa_list(struct wbuf *w, const struct sim_meter *m, const struct r
 		put_value(w, T_U32, r->volt[i]);
 	if (list != 3)
 		return;
-	put8(w, T_OCTETS), put8(w, 12), put_datetime(w, t, m->make, iso, isocap);
+	put_clock(w, t, m->make, iso, isocap);
 	for (unsigned i = 0; i < 4; i++)
 		put_value(w, T_U32, r->e[i]);
 }
@@ -551,30 +575,38 @@ static void kamstrup_pair(struct wbuf *w, unsigned c, unsigned d, unsigned tag, 
 	put_value(w, tag, v);
 }
 
+/* A one-phase Kamstrup keeps the element count: null-data for OBIS and value */
+static void kamstrup_absent(struct wbuf *w)
+{
+	put8(w, T_NULL);
+	put8(w, T_NULL);
+}
+
 static void kamstrup_list(struct wbuf *w, const struct sim_meter *m, const struct regs *r, int list, int64_t t,
                           char *iso, size_t isocap)
 {
-	put8(w, T_STRUCT);
-	put8(w, list == 1 ? 25 : 35); /* 1 + 12 pairs (+ 5 pairs hourly), nulls keep the count */
-	put_string(w, T_VISIBLE, "Kamstrup_V0001");
-	put_obis(w, 1, 1, 0, 0, 5), put_string(w, T_VISIBLE, m->id);
-	put_obis(w, 1, 1, 96, 1, 1), put_string(w, T_VISIBLE, m->model);
+	put_head(w, T_STRUCT, list == 1 ? 25 : 35); /* 1 + 12 pairs (+ 5 pairs hourly), nulls keep the count */
+	put_string(w, T_VISIBLE, makes[SIM_KAMSTRUP].version);
+	put_obis(w, 1, 1, 0, 0, 5); /* meter id (GS1) */
+	put_string(w, T_VISIBLE, m->id);
+	put_obis(w, 1, 1, 96, 1, 1); /* meter type */
+	put_string(w, T_VISIBLE, m->model);
 	for (unsigned i = 0; i < 4; i++)
 		kamstrup_pair(w, c_power[i], 7, T_U32, r->p[i]);
 	for (unsigned i = 0; i < 3; i++)
 		if (i < m->phases)
 			kamstrup_pair(w, c_cur[i], 7, T_U32, r->cur[i]);
 		else
-			put8(w, T_NULL), put8(w, T_NULL);
+			kamstrup_absent(w);
 	for (unsigned i = 0; i < 3; i++)
 		if (i < m->phases)
 			kamstrup_pair(w, c_volt[i], 7, T_U16, r->volt[i]);
 		else
-			put8(w, T_NULL), put8(w, T_NULL);
+			kamstrup_absent(w);
 	if (list == 1)
 		return;
 	put_obis(w, 0, 1, 1, 0, 0); /* clock 0.1.1.0.0.255 */
-	put8(w, T_OCTETS), put8(w, 12), put_datetime(w, t, m->make, iso, isocap);
+	put_clock(w, t, m->make, iso, isocap);
 	for (unsigned i = 0; i < 4; i++)
 		kamstrup_pair(w, c_power[i], 8, T_U32, r->e[i]);
 }
@@ -596,10 +628,11 @@ int sim_meter_emit(struct sim_meter *m, uint8_t *info, size_t cap, char *json, s
 	put_be(&w, m->make == SIM_KAMSTRUP ? 0x00000000u : 0x40000000u, 4); /* long-invoke-id-and-priority */
 	switch (m->make) {
 	case SIM_AIDON: put8(&w, 0x00); break; /* no date-time */
-	case SIM_KAIFA:
-		put8(&w, T_OCTETS), put8(&w, 12), put_datetime(&w, t, m->make, apdu_iso, sizeof apdu_iso);
+	case SIM_KAIFA: put_clock(&w, t, m->make, apdu_iso, sizeof apdu_iso); break;
+	case SIM_KAMSTRUP: /* the date-time type tag itself, as later Kamstrup firmware sends it */
+		put8(&w, T_DATETIME);
+		put_datetime(&w, t, m->make, apdu_iso, sizeof apdu_iso);
 		break;
-	case SIM_KAMSTRUP: put8(&w, T_DATETIME), put_datetime(&w, t, m->make, apdu_iso, sizeof apdu_iso); break;
 	}
 	switch (m->make) {
 	case SIM_AIDON: aidon_list(&w, m, &r, list, t, meter_iso, sizeof meter_iso); break;
@@ -611,10 +644,7 @@ int sim_meter_emit(struct sim_meter *m, uint8_t *info, size_t cap, char *json, s
 	if (*apdu_iso)
 		jstr(&j, "apdu_time", apdu_iso);
 	if (list > 1 || m->make == SIM_KAMSTRUP) {
-		jstr(&j, "list_version",
-		     m->make == SIM_AIDON   ? "AIDON_V0001"
-		     : m->make == SIM_KAIFA ? "KFM_001"
-		                            : "Kamstrup_V0001");
+		jstr(&j, "list_version", makes[m->make].version);
 		jstr(&j, "meter_id", m->id);
 		jstr(&j, "meter_model", m->model);
 	}

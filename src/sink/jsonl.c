@@ -5,7 +5,8 @@
  *   {"meter":"house","active_power_import_w":2531,...}
  *
  * The members after "meter" are hm_json_members(): the reading's own field
- * names, plain decimals in the unit the name ends with.
+ * names, plain decimals in the unit the name ends with.  The hourly list
+ * that changes the derived figures also carries "derived":{...} (derived.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -84,6 +85,19 @@ static void jsonl_reading(void *state, struct hm_meter *m, const struct hm_readi
 	n += k;
 	if (k == 0)
 		n--; /* no members: drop the comma */
+	if (m->derived_len > 0) {
+		/* an hourly list: its derived figures ride along (daemon.h) */
+		static const char key[] = ",\"derived\":{";
+		size_t add = sizeof key - 1 + (size_t)m->derived_len + 1;
+		if ((size_t)n + add + 2 < cap) {
+			memcpy(j->line + n, key, sizeof key - 1);
+			memcpy(j->line + n + sizeof key - 1, m->derived_json, (size_t)m->derived_len);
+			n += (int)add;
+			j->line[n - 1] = '}';
+		} else {
+			write_error(j, "derived figures do not fit the line: left out");
+		}
+	}
 	j->line[n++] = '}';
 	j->line[n++] = '\n';
 	if (fwrite(j->line, 1, (size_t)n, j->f) != (size_t)n || fflush(j->f) != 0) {

@@ -15,9 +15,9 @@
  * because the certificate is checked against it; that second lookup
  * normally hits a warm cache, but may block on a dead resolver.
  *
- * Broker away: readings wait in a bounded queue (queue.h: power-only
+  * Broker away: readings wait in a bounded queue (queue.h: power-only
  * readings are evicted before energy totals) and go out, in order, after
- * the next CONNACK.  Messages handed to libmosquitto with QoS >= 1 and not
+ * the next CONNACK; with queue = 0 they are dropped and counted.  Messages handed to libmosquitto with QoS >= 1 and not
  * yet acknowledged when the link drops are kept and resent by libmosquitto
  * itself after the reconnect; with QoS 0 such messages can be lost.
  * Reconnects back off 1 s, 2 s, 4 s ... 60 s.
@@ -56,6 +56,8 @@
 #define STOP_FLUSH_MS 2000 /* stop(): time allowed to send the last messages */
 #define NUM_WORDS     ((HM_NUM_COUNT + 63) / 64)
 
+_Static_assert(HM_HA_DERIVED_COUNT <= 32, "mq_meter.derived_seen is a uint32_t");
+
 struct mq_meter {
 	bool identified;               /* ident is known: discovery can be published */
 	char ident[HM_TEXT_MAX];       /* meter id (HA device identifier) */
@@ -64,10 +66,13 @@ struct mq_meter {
 	const char *manufacturer;      /* from the profile, or NULL */
 	uint64_t seen[NUM_WORDS];      /* fields this meter has sent */
 	uint64_t announced[NUM_WORDS]; /* fields with a config sent on this connection */
+	uint32_t derived_seen;         /* hm_ha_derived[] members the derived JSON has carried */
+	uint32_t derived_announced;    /* of those, configs sent on this connection */
 	bool online;                   /* the meter's source is delivering */
 	char name[HM_CONF_NAME];       /* [meter NAME] */
 	char state_topic[HM_QUEUE_TOPIC_MAX];
 	char avail_topic[HM_QUEUE_TOPIC_MAX];
+	char derived_topic[HM_QUEUE_TOPIC_MAX];
 };
 
 struct mq {
@@ -88,13 +93,14 @@ struct mq {
 	struct mq_meter *meter; /* one per [meter] of the configuration */
 	unsigned n_meters;
 	char status_topic[HM_QUEUE_TOPIC_MAX];
-	char topic[HM_QUEUE_TOPIC_MAX];     /* scratch */
-	char payload[HM_QUEUE_PAYLOAD_MAX]; /* scratch */
-	char rawhex[2 * HM_HDLC_FRAME_MAX + 1];
+	char topic[HM_QUEUE_TOPIC_MAX];         /* scratch */
+	char payload[HM_QUEUE_PAYLOAD_MAX];     /* scratch */
+	char rawhex[2 * HM_HDLC_FRAME_MAX + 1]; /* a frame in hex, both flags */
 	struct hm_ratelimit rl_conn, rl_queue;
 	/* counters (debug log at stop) */
 	uint64_t published, publish_errors, connects, raw_dropped;
-	uint64_t done; /* publishes libmosquitto reports complete (PUBACK for QoS 1) */
+	uint64_t unheld; /* readings dropped while away with queue = 0, or too long to hold */
+	uint64_t done;   /* publishes libmosquitto reports complete (PUBACK for QoS 1) */
 };
 
 /* True if a message may be logged now; says once how many were not. */
@@ -167,6 +173,7 @@ static void publish_discovery(struct mq *s, unsigned i)
 	    .state = mm->state_topic,
 	    .daemon_status = s->status_topic,
 	    .availability = mm->avail_topic,
+	    .derived = mm->derived_topic,
 	};
 	for (int f = 0; f < HM_NUM_COUNT; f++) {
 		uint64_t bit = UINT64_C(1) << (f % 64);
@@ -181,6 +188,20 @@ static void publish_discovery(struct mq *s, unsigned i)
 		}
 		if (publish(s, s->topic, s->payload, (size_t)pl, s->c->qos, true) == 0)
 			mm->announced[f / 64] |= bit;
+	}
+	for (unsigned k = 0; k < HM_HA_DERIVED_COUNT; k++) {
+		uint32_t bit = UINT32_C(1) << k;
+		if (!(mm->derived_seen & bit) || (mm->derived_announced & bit))
+			continue;
+		int tl = hm_ha_derived_topic(&t, &dev, k, s->topic, sizeof s->topic);
+		int pl = hm_ha_derived_payload(&t, &dev, k, s->payload, sizeof s->payload);
+		if (tl < 0 || pl < 0) {
+			hm_log_meter(LOG_ERR, dev.meter, "mqtt: discovery message for %s too long",
+			             hm_ha_derived[k].member);
+			continue;
+		}
+		if (publish(s, s->topic, s->payload, (size_t)pl, s->c->qos, true) == 0)
+			mm->derived_announced |= bit;
 	}
 }
 
@@ -219,6 +240,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 		/* a new connection may be a broker that lost its retained
 		 * messages: announce everything again */
 		memset(s->meter[i].announced, 0, sizeof s->meter[i].announced);
+		s->meter[i].derived_announced = 0;
 		publish_discovery(s, i);
 		publish_availability(s, i);
 	}
@@ -455,6 +477,7 @@ static bool learn(struct mq_meter *mm, const struct hm_reading *r)
 		snprintf(mm->ident, sizeof mm->ident, "%s", ident);
 		mm->identified = true;
 		memset(mm->announced, 0, sizeof mm->announced);
+		mm->derived_announced = 0;
 		news = true;
 	}
 	copy_text(mm->model, r, HM_TEXT_METER_MODEL);
@@ -479,8 +502,14 @@ static void send_or_hold(struct mq *s, const struct hm_meter *m, const char *top
 {
 	if (hm_queue_len(&s->q) == 0 && publish(s, topic, payload, len, s->c->qos, s->c->retain) == 0)
 		return;
-	int rc = hm_queue_push(&s->q, topic, payload, len, s->c->qos, s->c->retain, energy);
-	if (rc > 0) {
+	int rc = s->q.cap ? hm_queue_push(&s->q, topic, payload, len, s->c->qos, s->c->retain, energy) : -ENOBUFS;
+	if (rc < 0) {
+		s->unheld++;
+		if (limited(&s->rl_queue))
+			hm_log_meter(LOG_WARNING, m->conf->name,
+			             "mqtt: broker away, reading dropped (%s; %" PRIu64 " so far)",
+			             rc == -ENOBUFS ? "queue = 0" : "too long to hold", s->unheld);
+	} else if (rc > 0) {
 		if (limited(&s->rl_queue))
 			hm_log_meter(LOG_WARNING, m->conf->name,
 			             "mqtt: hold queue full (%u): dropped the oldest %s reading (%" PRIu64
@@ -513,9 +542,8 @@ static void publish_values(struct mq *s, const struct hm_meter *m, const struct 
 	}
 }
 
-static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading *r)
+static void mq_state(struct mq *s, struct hm_meter *m, const struct hm_reading *r)
 {
-	struct mq *s = state;
 	unsigned i;
 	struct mq_meter *mm = meter_of(s, m, &i);
 	if (!mm)
@@ -534,6 +562,52 @@ static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading 
 		return;
 	}
 	send_or_hold(s, m, mm->state_topic, s->payload, (size_t)len, hm_format_has_energy(r));
+}
+
+/* P/M/derived: {"meter":"M", hm_derived_json() members}, after the state
+ * message of the hourly list that changed them (daemon.h); held while the
+ * broker is away, like energy totals. */
+static void mq_derived(struct mq *s, struct hm_meter *m)
+{
+	unsigned i;
+	struct mq_meter *mm = meter_of(s, m, &i);
+	struct hm_strbuf b;
+	if (!mm || m->derived_len <= 0)
+		return;
+	/* A figure gets its sensor once the JSON carries it: yesterday's
+	 * after the first midnight, export only from a meter that has it. */
+	uint32_t had = mm->derived_seen;
+	for (unsigned k = 0; k < HM_HA_DERIVED_COUNT; k++) {
+		char key[64];
+		snprintf(key, sizeof key, "\"%s\":", hm_ha_derived[k].member);
+		if (strstr(m->derived_json, key))
+			mm->derived_seen |= UINT32_C(1) << k;
+	}
+	if (mm->derived_seen != had && mm->identified)
+		publish_discovery(s, i); /* uses s->payload: before the message is built */
+	hm_strbuf_init(&b, s->payload, sizeof s->payload);
+	hm_strbuf_puts(&b, "{\"meter\":");
+	hm_strbuf_json(&b, m->conf->name);
+	hm_strbuf_puts(&b, ",");
+	hm_strbuf_add(&b, m->derived_json, (size_t)m->derived_len);
+	hm_strbuf_puts(&b, "}");
+	if (b.overflow) {
+		hm_log_meter(LOG_ERR, m->conf->name, "mqtt: derived message too long for %zu bytes", sizeof s->payload);
+		return;
+	}
+	if (hm_queue_len(&s->q) == 0 && publish(s, mm->derived_topic, s->payload, b.len, s->c->qos, s->c->retain) == 0)
+		return;
+	if (hm_queue_push(&s->q, mm->derived_topic, s->payload, b.len, s->c->qos, s->c->retain, true) > 0 &&
+	    limited(&s->rl_queue))
+		hm_log_meter(LOG_WARNING, m->conf->name, "mqtt: hold queue full (%u): dropped the oldest message",
+		             s->q.cap);
+	flush_queue(s);
+}
+
+static void mq_reading(void *state, struct hm_meter *m, const struct hm_reading *r)
+{
+	mq_state(state, m, r);
+	mq_derived(state, m);
 }
 
 static void mq_availability(void *state, struct hm_meter *m, bool online)
@@ -557,15 +631,19 @@ static void mq_frame(void *state, struct hm_meter *m, const struct hm_frame *f)
 		s->raw_dropped++; /* raw frames are diagnostics: not held */
 		return;
 	}
+	/* f->raw runs from the opening flag to the FCS (the closing flag may
+	 * be the next frame's opening one): put the closing flag back, so
+	 * that the message is the whole frame as the meter sent it. */
 	size_t n = f->raw_len;
-	if (2 * n + 1 > sizeof s->rawhex)
-		n = (sizeof s->rawhex - 1) / 2;
-	for (size_t k = 0; k < n; k++) {
-		s->rawhex[2 * k] = hex[f->raw[k] >> 4];
-		s->rawhex[2 * k + 1] = hex[f->raw[k] & 15];
+	if (2 * (n + 1) + 1 > sizeof s->rawhex)
+		n = (sizeof s->rawhex - 1) / 2 - 1; /* cannot happen: raw_len <= HM_HDLC_FRAME_MAX - 1 */
+	for (size_t k = 0; k <= n; k++) {
+		uint8_t b = k < n ? f->raw[k] : HM_HDLC_FLAG;
+		s->rawhex[2 * k] = hex[b >> 4];
+		s->rawhex[2 * k + 1] = hex[b & 15];
 	}
 	snprintf(s->topic, sizeof s->topic, "%s/%s/raw", s->c->topic_prefix, m->conf->name);
-	publish(s, s->topic, s->rawhex, 2 * n, 0, false);
+	publish(s, s->topic, s->rawhex, 2 * (n + 1), 0, false);
 }
 
 static void mq_free(struct mq *s)
@@ -627,8 +705,10 @@ static void mq_stop(void *state)
 		hm_log(LOG_WARNING, "mqtt: stopping with %u readings never delivered", hm_queue_len(&s->q));
 	hm_log(LOG_DEBUG,
 	       "mqtt: %" PRIu64 " published, %" PRIu64 " publish errors, %" PRIu64 " connects, %" PRIu64
-	       " queued, %" PRIu64 "/%" PRIu64 " power/energy dropped",
-	       s->published, s->publish_errors, s->connects, s->q.queued, s->q.dropped_power, s->q.dropped_energy);
+	       " held, %" PRIu64 "/%" PRIu64 " power/energy evicted, %" PRIu64 " not held, %" PRIu64
+	       " raw frames dropped while away",
+	       s->published, s->publish_errors, s->connects, s->q.queued, s->q.dropped_power, s->q.dropped_energy,
+	       s->unheld, s->raw_dropped);
 	mq_free(s);
 }
 
@@ -705,7 +785,10 @@ static int mq_start(struct hm_daemon *d, void **state)
 	const struct hm_config *conf = d->conf;
 	s->n_meters = conf->n_meters;
 	s->meter = calloc(s->n_meters ? s->n_meters : 1, sizeof *s->meter);
-	r = s->meter ? hm_queue_init(&s->q, s->c->queue_max ? s->c->queue_max : 1) : -ENOMEM;
+	r = s->meter ? 0 : -ENOMEM;
+	if (r == 0 && s->c->queue_max && (r = hm_queue_init(&s->q, s->c->queue_max)) < 0)
+		hm_log(LOG_ERR, "mqtt: cannot allocate a hold queue of %u messages (%zu bytes each)", s->c->queue_max,
+		       sizeof(struct hm_queue_msg));
 	if (r < 0)
 		goto fail;
 	r = topic_join(s->status_topic, sizeof s->status_topic, s->c->topic_prefix, NULL, "status");
@@ -716,6 +799,9 @@ static int mq_start(struct hm_daemon *d, void **state)
 		if (r == 0)
 			r = topic_join(s->meter[i].avail_topic, HM_QUEUE_TOPIC_MAX, s->c->topic_prefix, name,
 			               "availability");
+		if (r == 0)
+			r = topic_join(s->meter[i].derived_topic, HM_QUEUE_TOPIC_MAX, s->c->topic_prefix, name,
+			               "derived");
 	}
 	if (r < 0) {
 		hm_log(LOG_ERR, "mqtt: topic_prefix too long");

@@ -6,7 +6,10 @@
  *   P/status               online/offline, retained; the last will says offline
  *   P/M/availability       online/offline, retained: the meter's source
  *   P/M/state              one JSON object per reading (format.h)
- *   P/M/raw                hex of every good frame ([mqtt] raw = yes), QoS 0
+ *   P/M/derived            hourly/daily/monthly energy, capacity tariff (derived.h),
+ *                          after each hourly list that changes them
+ *   P/M/raw                hex of every good frame, 7E to 7E ([mqtt] raw = yes), QoS 0;
+ *                          a segmented message: its last frame
  *   <discovery>/sensor/... Home Assistant discovery, retained (ha_discovery.h)
  */
 #ifndef HM_SINK_MQTT_H

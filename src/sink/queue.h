@@ -23,7 +23,9 @@
 
 /* A state message: the JSON of a reading.  The largest Nordic list (Danish
  * Kamstrup, 35 values) renders to about 1.5 KiB; 4 KiB leaves room for the
- * unnamed OBIS extras.  Pages of the slot array are touched only when used. */
+ * unnamed OBIS extras.  The slot array is calloc'ed, so its pages cost
+ * memory only once used: measured 4.7 MB more RSS with all 1000 slots of
+ * the default queue held (x86-64, release build). */
 #define HM_QUEUE_PAYLOAD_MAX 4096
 
 struct hm_queue_msg {

@@ -187,7 +187,7 @@ class Notify:
 class Daemon:
     """hanmeterd -n -c CONF with its own NOTIFY_SOCKET; stderr to a file."""
 
-    def __init__(self, h, conf, jsonl, args=()):
+    def __init__(self, h, conf, jsonl, args=(), env_extra=None):
         self.h = h
         self.conf = conf
         self.jsonl = jsonl
@@ -197,6 +197,8 @@ class Daemon:
                    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99",
                    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=98")
         env.pop("WATCHDOG_USEC", None)
+        env.pop("WATCHDOG_PID", None)
+        env.update(env_extra or {})
         self.stderr = open(self.stderr_path, "w")
         self.proc = subprocess.Popen([h.daemon_bin, "-n", "-c", conf] + list(args), env=env,
                                      stdout=subprocess.DEVNULL, stderr=self.stderr)

@@ -78,9 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != HM_ERR_OK)
 		return 0;
 
-	/* Forcing the profile that matched must give the same reading. */
+	/* Forcing the profile that matched must give the same reading.  (A
+	 * reading from a P1 telegram, bare or deciphered, names no DLMS profile.) */
 	const struct hm_profile *p = hm_profile_find(reading.profile);
-	FUZZ_CHECK(p != NULL);
+	if (!p)
+		return 0;
 	int n = hm_json_members(&reading, first_json, sizeof first_json);
 	FUZZ_CHECK(n >= 0);
 	fuzz_decoder_setup(&dec, key_sel);

@@ -190,6 +190,10 @@ static void good_defaults(void **state)
 	assert_int_equal(m->idle_timeout_s, 60);
 	assert_int_equal(m->retry_min_ms, 1000);
 	assert_int_equal(m->retry_max_ms, 60000);
+	/* capacity_steps: the common Norwegian steps, kW -> W */
+	static const uint32_t steps_w[] = {2000, 5000, 10000, 15000, 20000, 25000, 50000, 75000, 100000};
+	assert_int_equal(m->n_capacity_steps, 9);
+	assert_memory_equal(m->capacity_step_w, steps_w, sizeof steps_w);
 	assert_int_equal(conf.daemon.log_level, LOG_INFO);
 	assert_int_equal(conf.daemon.status_interval_s, 10);
 	assert_false(conf.mqtt.enabled);
@@ -200,6 +204,26 @@ static void good_defaults(void **state)
 	assert_int_equal(conf.mqtt.port, 1883);
 	assert_int_equal(conf.mqtt.qos, 1);
 	assert_string_equal(conf.jsonl.path, "-");
+}
+
+/* capacity_steps: kW decimals (up to W resolution), commas or spaces, rising. */
+static void capacity_steps(void **state)
+{
+	(void)state;
+	assert_int_equal(load("[meter m]\ntcp = 127.0.0.1:2000\ncapacity_steps = 2.5, 4,10.001  1000000\n"), 0);
+	static const uint32_t want[] = {2500, 4000, 10001, 1000000000};
+	assert_int_equal(conf.meter[0].n_capacity_steps, 4);
+	assert_memory_equal(conf.meter[0].capacity_step_w, want, sizeof want);
+	static const char *const bad[] = {
+	    "2 2", "5 3", "0", "1.0001", "x", "", "2 -3", "1000001", "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char text[256];
+		snprintf(text, sizeof text, "[meter m]\ntcp = 127.0.0.1:2000\ncapacity_steps = %s\n", bad[i]);
+		if (load(text) != -EINVAL)
+			fail_msg("capacity_steps = %s accepted", bad[i]);
+		if (!strstr(err, ":3: capacity_steps: "))
+			fail_msg("capacity_steps = %s: %s", bad[i], err);
+	}
 }
 
 static void mqtt_defaults(void **state)
@@ -230,13 +254,13 @@ static const struct bad bads[] = {
      ":3: duplicate section [meter a] (first at line 1)"},
     {"[meter a]\ndevice = /dev/ttyUSB0\nbaud = 2400\nbaud = 9600\n", ":4: baud given twice (first at line 3)"},
     {"[meter a]\ndevice = /dev/ttyUSB0\nretry_min = 5\n", ":3: retry_min: '5' is not a number in 10..3600000"},
-    {"[meter a]\ndevice = /dev/ttyUSB0\nparity = mark\n", ":3: parity: 'mark' is not none, even or odd"},
+    {"[meter a]\ndevice = /dev/ttyUSB0\nparity = mark\n", ":3: parity: 'mark' is not none, even, odd or auto"},
     {"[meter a]\ntcp = ser2net.lan\n", ":2: tcp: 'ser2net.lan' is not HOST:PORT (IPv6: [ADDRESS]:PORT)"},
     {"[meter a]\ntcp = host:0\n", ":2: tcp: 'host:0' is not HOST:PORT (IPv6: [ADDRESS]:PORT)"},
     {"[meter a]\ntcp = ::1:2000\n", ":2: tcp: '::1:2000' is not HOST:PORT (IPv6: [ADDRESS]:PORT)"},
     {"[meter a]\ndevice = /dev/ttyUSB0\n[mqtt]\nretain = maybe\n", ":4: retain: 'maybe' is not yes or no"},
     {"[daemon]\nlog_level = info\n\n[meter a]\nbaud = 2400\n",
-     ":4: meter a has no source: set one of device, tcp, file"},
+     ":4: meter a has no source: set one of device, tcp, file, mqtt_topic"},
     {"[meter a]\ndevice = /dev/ttyUSB0\nbaud = 2400\ntcp = 127.0.0.1:2000\n",
      ":4: meter a: tcp and device (line 2) both set; a meter has exactly one source"},
     {"# nothing but a comment\n[daemon]\nlog_level = debug\n", ": no [meter NAME] section: nothing to read"},
@@ -334,6 +358,23 @@ static void permissions(void **state)
 	snprintf(missing, sizeof missing, "%s/none.conf", dir);
 	assert_int_equal(hm_config_load(&conf, missing, err, sizeof err), -ENOENT);
 	snprintf(want, sizeof want, "%s: No such file or directory", missing);
+	assert_string_equal(err, want);
+}
+
+/* A NUL byte (a binary file given by mistake) is an error on its line, and
+ * line numbers stay right however long the NUL-filled line is. */
+static void nul_byte(void **state)
+{
+	(void)state;
+	static const char text[] = "[meter a]\ndevice = /dev/ttyUSB0\nba\0ud = 1\n";
+	char want[HM_CONF_ERR];
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, sizeof text - 1, f), sizeof text - 1);
+	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(hm_config_load(&conf, path, err, sizeof err), -EINVAL);
+	snprintf(want, sizeof want, "%s:3: NUL byte in the line: not a text file?", path);
 	assert_string_equal(err, want);
 }
 
@@ -440,7 +481,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(many_meters),     cmocka_unit_test(good_full),      cmocka_unit_test(good_defaults),
 	    cmocka_unit_test(mqtt_defaults),   cmocka_unit_test(bad_files),      cmocka_unit_test(permissions),
-	    cmocka_unit_test(keys_documented), cmocka_unit_test(example_parses),
+	    cmocka_unit_test(keys_documented), cmocka_unit_test(example_parses), cmocka_unit_test(nul_byte),
+	    cmocka_unit_test(capacity_steps),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -32,39 +32,52 @@ static void kaifa_scale(int f, int *scaler, uint8_t *unit, void *ctx)
 	}
 }
 
-#define T(x) (-1 - HM_TEXT_##x) /* a text position, told apart from numeric fields (>= 0) */
-#define N(x) HM_NUM_##x
+/* One position of a Norwegian list: a text field, or a numeric field with
+ * the exponent that takes Kaifa's integer to the field's unit (KFM_001, as
+ * kaifa_scale() above; kept in the table so that the per-value work is a
+ * store, not a unit lookup). */
+struct pos {
+	int what;   /* >= 0: enum hm_num_field; < 0: -1 - enum hm_text_field */
+	int8_t exp; /* value = integer * 10^exp in the field's unit */
+};
 
 /* clang-format off */
-static const int list_1ph[] = {
-	T(LIST_VERSION), T(METER_ID), T(METER_MODEL),
-	N(ACTIVE_POWER_IMPORT_W), N(ACTIVE_POWER_EXPORT_W), N(REACTIVE_POWER_IMPORT_VAR), N(REACTIVE_POWER_EXPORT_VAR),
-	N(CURRENT_L1_A),
-	N(VOLTAGE_L1_V),
+#define TX(x) {-1 - HM_TEXT_##x, 0}
+#define W(x)  {HM_NUM_##x, 0}  /* W, var */
+#define MA(x) {HM_NUM_##x, -3} /* mA */
+#define DV(x) {HM_NUM_##x, -1} /* 0.1 V */
+#define WH(x) {HM_NUM_##x, -3} /* Wh, varh -> kWh, kvarh */
+
+static const struct pos list_1ph[] = {
+	TX(LIST_VERSION), TX(METER_ID), TX(METER_MODEL),
+	W(ACTIVE_POWER_IMPORT_W), W(ACTIVE_POWER_EXPORT_W), W(REACTIVE_POWER_IMPORT_VAR), W(REACTIVE_POWER_EXPORT_VAR),
+	MA(CURRENT_L1_A),
+	DV(VOLTAGE_L1_V),
 };
-static const int list_3ph[] = {
-	T(LIST_VERSION), T(METER_ID), T(METER_MODEL),
-	N(ACTIVE_POWER_IMPORT_W), N(ACTIVE_POWER_EXPORT_W), N(REACTIVE_POWER_IMPORT_VAR), N(REACTIVE_POWER_EXPORT_VAR),
-	N(CURRENT_L1_A), N(CURRENT_L2_A), N(CURRENT_L3_A),
-	N(VOLTAGE_L1_V), N(VOLTAGE_L2_V), N(VOLTAGE_L3_V),
+static const struct pos list_3ph[] = {
+	TX(LIST_VERSION), TX(METER_ID), TX(METER_MODEL),
+	W(ACTIVE_POWER_IMPORT_W), W(ACTIVE_POWER_EXPORT_W), W(REACTIVE_POWER_IMPORT_VAR), W(REACTIVE_POWER_EXPORT_VAR),
+	MA(CURRENT_L1_A), MA(CURRENT_L2_A), MA(CURRENT_L3_A),
+	DV(VOLTAGE_L1_V), DV(VOLTAGE_L2_V), DV(VOLTAGE_L3_V),
 };
-static const int list_3_tail[] = {
-	T(METER_TIME),
-	N(ACTIVE_ENERGY_IMPORT_KWH), N(ACTIVE_ENERGY_EXPORT_KWH),
-	N(REACTIVE_ENERGY_IMPORT_KVARH), N(REACTIVE_ENERGY_EXPORT_KVARH),
+static const struct pos list_3_tail[] = {
+	TX(METER_TIME),
+	WH(ACTIVE_ENERGY_IMPORT_KWH), WH(ACTIVE_ENERGY_EXPORT_KWH),
+	WH(REACTIVE_ENERGY_IMPORT_KVARH), WH(REACTIVE_ENERGY_EXPORT_KVARH),
 };
+static const struct pos list_1 = W(ACTIVE_POWER_IMPORT_W);
 /* clang-format on */
 #define LEN(a) (sizeof(a) / sizeof(a)[0])
 
-static enum hm_err put_at(struct hm_reading *r, int what, const struct hm_axdr_item *v)
+static inline enum hm_err put_at(struct hm_reading *r, const struct pos *p, const struct hm_axdr_item *v)
 {
 	r->items++;
-	if (what < 0)
-		return hm_profile_put_text(r, -1 - what, v);
-	int scaler;
-	uint8_t unit;
-	kaifa_scale(what, &scaler, &unit, NULL);
-	return hm_profile_put_num(r, what, v, scaler, unit);
+	if (p->what < 0)
+		return hm_profile_put_text(r, -1 - p->what, v);
+	if (!hm_profile_is_int(v))
+		return HM_ERR_MALFORMED_APDU;
+	hm_reading_set_num(r, p->what, v->ival, p->exp);
+	return HM_ERR_OK;
 }
 
 static bool is_kfm(const struct hm_axdr_item *it)
@@ -85,7 +98,7 @@ static enum hm_err kaifa_decode(const struct hm_apdu *a, struct hm_reading *r)
 	if (top->len == 1 && ax->n == 2) {
 		if (ax->item[1].tag != HM_AXDR_UINT32)
 			return HM_ERR_NOT_MINE;
-		return put_at(r, N(ACTIVE_POWER_IMPORT_W), &ax->item[1]);
+		return put_at(r, &list_1, &ax->item[1]);
 	}
 
 	/* Sweden: OBIS/value pairs led by the list version. */
@@ -97,7 +110,7 @@ static enum hm_err kaifa_decode(const struct hm_apdu *a, struct hm_reading *r)
 	/* Norway: positional, led by the list version. */
 	if (!is_kfm(&ax->item[1]))
 		return HM_ERR_NOT_MINE;
-	const int *head;
+	const struct pos *head;
 	size_t nhead;
 	switch (top->len) {
 	case LEN(list_1ph):
@@ -109,8 +122,8 @@ static enum hm_err kaifa_decode(const struct hm_apdu *a, struct hm_reading *r)
 	if (ax->n != 1u + top->len) /* bare values only: nothing nested */
 		return HM_ERR_UNKNOWN_LIST;
 	for (unsigned i = 0; i < top->len; i++) {
-		int what = i < nhead ? head[i] : list_3_tail[i - nhead];
-		enum hm_err err = put_at(r, what, &ax->item[1 + i]);
+		const struct pos *p = i < nhead ? &head[i] : &list_3_tail[i - nhead];
+		enum hm_err err = put_at(r, p, &ax->item[1 + i]);
 		if (err != HM_ERR_OK)
 			return err;
 	}
