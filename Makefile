@@ -120,7 +120,7 @@ $(O)/bench/%: bench/%.c $(LIBCORE)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
 
 # The load generator encodes its lists with the simulator's own code.
-$(O)/bench/loadgen: bench/loadgen.c $(filter-out %/main.o,$(SIM_OBJ)) $(LIBCORE)
+$(O)/bench/loadgen: bench/loadgen.c $(call obj,src/sim/meter.c src/sim/frame.c) $(LIBCORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBCORE) -lm $(CORE_LIBS)
 
