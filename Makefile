@@ -119,6 +119,11 @@ $(O)/bench/%: bench/%.c $(LIBCORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Ibench $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIBCORE) $(CORE_LIBS)
 
+# The load generator encodes its lists with the simulator's own code.
+$(O)/bench/loadgen: bench/loadgen.c $(call obj,src/sim/meter.c src/sim/frame.c) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Isrc $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBCORE) -lm $(CORE_LIBS)
+
 # --- Debian packages ---------------------------------------------------------
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

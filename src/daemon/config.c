@@ -147,6 +147,7 @@ static const struct key keys[] = {
     MQ("keyfile", T_PATH, keyfile, NULL, 0, 0, 0),
     MQ("tls_insecure", T_BOOL, tls_insecure, "no", 0, 0, 0),
     MQ("raw", T_BOOL, publish_raw, "no", 0, 0, 0),
+    MQ("per_value", T_BOOL, per_value, "no", 0, 0, 0),
     MQ("queue", T_UINT, queue_max, "1000", 0, 1000000, 0),
 
     DZ("meter", T_NAME, meter, NULL, 0, 0, 0), /* default: the first [meter] */
@@ -176,21 +177,46 @@ static const struct key keys[] = {
 
 /* Section instances: the five singletons, then the meters. */
 #define INST_METER0 (S_JSONL + 1)
-#define N_INST      (INST_METER0 + HM_CONF_METERS_MAX)
 
 struct parse {
 	struct hm_config *c;
 	FILE *f;
-	int lineno;                         /* line just handed to inih */
-	int err_line;                       /* first error: line (-1 none, 0 whole file) */
-	char err_msg[HM_CONF_ERR - 64];     /* its message (without "file:line: ") */
-	enum section cur;                   /* section of the lines being read */
-	unsigned cur_inst;                  /* its instance */
-	int sec_line[N_INST];               /* header line of each instance, 0 = absent */
-	int key_line[N_INST][N_KEYS];       /* line each key was set on, 0 = not set */
-	int source_key[HM_CONF_METERS_MAX]; /* index in keys[] of the meter's source, -1 none */
-	bool secrets;                       /* a F_SECRET key was set */
+	int lineno;                     /* line just handed to inih */
+	int err_line;                   /* first error: line (-1 none, 0 whole file) */
+	char err_msg[HM_CONF_ERR - 64]; /* its message (without "file:line: ") */
+	enum section cur;               /* section of the lines being read */
+	unsigned cur_inst;              /* its instance */
+	int sec_line[INST_METER0];      /* header line of each singleton section, 0 = absent (meters: mc->line) */
+	int (*key_line)[N_KEYS];        /* per instance: line each key was set on, 0 = not set */
+	int *source_key;                /* per meter: index in keys[] of its source, -1 none */
+	unsigned cap;                   /* meters c->meter, key_line and source_key have room for */
+	bool secrets;                   /* a F_SECRET key was set */
 };
+
+/* Room for one more meter: c->meter and the per-meter tables double when
+ * full, so a file of 10,000 meters costs a few reallocations, and one of
+ * one meter a few hundred bytes.  0, or -1 when out of memory. */
+static int grow(struct parse *p)
+{
+	if (p->c->n_meters < p->cap)
+		return 0;
+	unsigned cap = p->cap ? 2 * p->cap : 4;
+	struct hm_meter_conf *m = realloc(p->c->meter, cap * sizeof *m);
+	if (!m)
+		return -1;
+	p->c->meter = m;
+	int(*kl)[N_KEYS] = realloc(p->key_line, (INST_METER0 + cap) * sizeof *kl);
+	if (!kl)
+		return -1;
+	p->key_line = kl;
+	memset(kl + INST_METER0 + p->cap, 0, (cap - p->cap) * sizeof *kl);
+	int *sk = realloc(p->source_key, cap * sizeof *sk);
+	if (!sk)
+		return -1;
+	p->source_key = sk;
+	p->cap = cap;
+	return 0;
+}
 
 static void fail(struct parse *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(struct parse *p, int line, const char *fmt, ...)
@@ -609,13 +635,17 @@ static void section_header(struct parse *p, char *s)
 			fail(p, p->lineno, "more than %d meters", HM_CONF_METERS_MAX);
 			return;
 		}
+		if (grow(p) < 0) {
+			fail(p, p->lineno, "[meter %s]: out of memory", name);
+			return;
+		}
 		struct hm_meter_conf *mc = &p->c->meter[p->c->n_meters];
+		memset(mc, 0, sizeof *mc);
 		inst = INST_METER0 + p->c->n_meters++;
 		memcpy(mc->name, name, n + 1);
 		mc->line = p->lineno;
 		p->source_key[inst - INST_METER0] = -1;
 		set_defaults(p, S_METER, inst);
-		p->sec_line[inst] = p->lineno;
 		p->cur = S_METER;
 		p->cur_inst = inst;
 		return;
@@ -821,6 +851,10 @@ static void check(struct parse *p)
 			     "certfile and keyfile go together");
 		if (m->password[0] && !m->username[0])
 			fail(p, key_line(p, S_MQTT, "password"), "password without username");
+		if (m->per_value && m->homeassistant) /* discovery points Home Assistant at the JSON state topic */
+			fail(p, key_line(p, S_MQTT, "per_value"),
+			     "per_value = yes leaves Home Assistant discovery without its state topic; set "
+			     "homeassistant = no");
 	}
 
 	if (p->sec_line[S_DOMOTICZ]) {
@@ -853,13 +887,24 @@ static void check(struct parse *p)
 	}
 }
 
+void hm_config_free(struct hm_config *c)
+{
+	free(c->meter);
+	c->meter = NULL;
+	c->n_meters = 0;
+}
+
 int hm_config_load(struct hm_config *c, const char *path, char *err, size_t errlen)
 {
-	struct parse *p = calloc(1, sizeof *p); /* ~6 KiB of line tables: not for the stack */
+	struct parse *p = calloc(1, sizeof *p);
 	int rc = 0;
 
+	hm_config_free(c);
 	hm_config_defaults(c);
-	if (!p) {
+	if (p) /* the singletons' rows of key_line; the meters' come with grow() */
+		p->key_line = calloc(INST_METER0, sizeof *p->key_line);
+	if (!p || !p->key_line) {
+		free(p);
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
@@ -867,6 +912,7 @@ int hm_config_load(struct hm_config *c, const char *path, char *err, size_t errl
 	p->err_line = -1;
 	if (strlen(path) >= sizeof c->path) {
 		snprintf(err, errlen, "%s: path too long", path);
+		free(p->key_line);
 		free(p);
 		return -ENAMETOOLONG;
 	}
@@ -876,6 +922,7 @@ int hm_config_load(struct hm_config *c, const char *path, char *err, size_t errl
 	if (!p->f) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(p->key_line);
 		free(p);
 		return rc;
 	}
@@ -903,6 +950,8 @@ int hm_config_load(struct hm_config *c, const char *path, char *err, size_t errl
 		         "%s: holds a password or key and is readable by anyone (mode %03o); chmod o-r", path,
 		         (unsigned)(st.st_mode & 0777));
 	rc = p->err_line >= 0 ? -EINVAL : 0;
+	free(p->key_line);
+	free(p->source_key);
 	free(p);
 	return rc;
 }

@@ -19,12 +19,12 @@
 #include "hanmeter/derived.h"
 #include "hanmeter/reading.h"
 
-#define HM_CONF_METERS_MAX   16  /* [meter NAME] sections in one file */
-#define HM_CONF_STR          256 /* paths, URLs, host names */
-#define HM_CONF_NAME         64  /* meter names, client ids */
-#define HM_CONF_ERR          512 /* "file:line: message" */
-#define HM_CONF_KEY_LEN      16  /* DLMS AES-128 keys (IEC 62056-5-3 security suite 0) */
-#define HM_CONF_KMP_REGS_MAX 32  /* registers = : ids polled per KMP meter (4 requests of 8) */
+#define HM_CONF_METERS_MAX   60000 /* [meter NAME] sections in one file: one fd each, within LimitNOFILE=65536 */
+#define HM_CONF_STR          256   /* paths, URLs, host names */
+#define HM_CONF_NAME         64    /* meter names, client ids */
+#define HM_CONF_ERR          512   /* "file:line: message" */
+#define HM_CONF_KEY_LEN      16    /* DLMS AES-128 keys (IEC 62056-5-3 security suite 0) */
+#define HM_CONF_KMP_REGS_MAX 32    /* registers = : ids polled per KMP meter (4 requests of 8) */
 
 enum hm_parity { HM_PARITY_NONE, HM_PARITY_EVEN, HM_PARITY_ODD, HM_PARITY_AUTO /* parity = auto: detected */ };
 
@@ -96,8 +96,9 @@ struct hm_mqtt_conf {
 	char keyfile[HM_CONF_STR];          /* keyfile = */
 	bool tls_insecure;                  /* tls_insecure = no: skip host name check */
 	bool publish_raw;                   /* raw = no: hex of every frame on <prefix>/<meter>/raw */
-	unsigned queue_max;                 /* queue = 1000: messages held while the broker is away */
-	int line;                           /* line of the section header */
+	bool per_value;     /* per_value = no: each value on <prefix>/<meter>/<field> instead of one JSON state */
+	unsigned queue_max; /* queue = 1000: messages held while the broker is away */
+	int line;           /* line of the section header */
 };
 
 /* [domoticz]: the Domoticz sink (HTTP JSON API, or domoticz/in over MQTT). */
@@ -147,7 +148,7 @@ struct hm_config {
 	char warning[HM_CONF_ERR]; /* "file: message" the caller should log (e.g. secrets readable by others), or "" */
 	struct hm_daemon_conf daemon;
 	unsigned n_meters;
-	struct hm_meter_conf meter[HM_CONF_METERS_MAX];
+	struct hm_meter_conf *meter; /* n_meters entries, allocated by hm_config_load(), freed by hm_config_free() */
 	struct hm_mqtt_conf mqtt;
 	struct hm_domoticz_conf domoticz;
 	struct hm_journal_conf journal;
@@ -159,8 +160,14 @@ void hm_config_defaults(struct hm_config *c);
 
 /* Parses and checks path into c.  0, or -errno with err = "file:line: message"
  * ("file: message" when it is about the file as a whole: missing, world-writable,
- * no meters).  A non-fatal finding goes to c->warning. */
+ * no meters).  A non-fatal finding goes to c->warning.  c must be zeroed or
+ * hold an earlier load (whose meters it frees); either way, release it with
+ * hm_config_free(). */
 int hm_config_load(struct hm_config *c, const char *path, char *err, size_t errlen);
+
+/* Frees what hm_config_load() allocated in c (not c itself); c is left
+ * without meters. */
+void hm_config_free(struct hm_config *c);
 
 /* Walks the key table (for tests and documentation checks): key i's
  * section ("meter" for every [meter NAME]), name and default text (NULL:

@@ -150,13 +150,14 @@ static int log_level(const struct hm_daemon *d)
 static void reload(struct hm_daemon *d)
 {
 	char err[HM_CONF_ERR];
-	struct hm_config *nc = malloc(sizeof *nc);
+	struct hm_config *nc = calloc(1, sizeof *nc); /* zeroed, as hm_config_load() wants */
 	if (!nc) {
 		hm_log(LOG_ERR, "reload: out of memory; keeping the running configuration");
 		return;
 	}
 	if (hm_config_load(nc, d->conf->path, err, sizeof err) < 0) {
 		hm_log(LOG_ERR, "reload: %s; keeping the running configuration", err);
+		hm_config_free(nc);
 		free(nc);
 		return;
 	}
@@ -175,6 +176,7 @@ static void reload(struct hm_daemon *d)
 	if (start_all(d, false, old, n_old) < 0)
 		hm_log(LOG_ERR, "reload: cannot start: out of memory");
 	free(old);
+	hm_config_free(old_conf);
 	free(old_conf);
 	arm_status(d);
 	hm_log(LOG_NOTICE, "reloaded %s: %u meters, %u sinks", d->conf->path, d->n_meters, d->n_sinks);
@@ -242,6 +244,7 @@ out:
 	d.status_timer = sd_event_source_disable_unref(d.status_timer);
 	hm_resolver_free(&d);
 	sd_event_unref(d.event);
+	hm_config_free(d.conf);
 	free(d.conf);
 	return status;
 }

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		return EX_USAGE;
 	}
 
-	struct hm_config *conf = malloc(sizeof *conf);
+	struct hm_config *conf = calloc(1, sizeof *conf); /* zeroed, as hm_config_load() wants */
 	char err[HM_CONF_ERR];
 	if (!conf) {
 		fprintf(stderr, "hanmeterd: out of memory\n");
@@ -75,6 +75,7 @@ int main(int argc, char **argv)
 	}
 	if (hm_config_load(conf, path, err, sizeof err) < 0) {
 		fprintf(stderr, "%s\n", err);
+		hm_config_free(conf);
 		free(conf);
 		return EX_CONFIG;
 	}
@@ -82,6 +83,7 @@ int main(int argc, char **argv)
 		if (conf->warning[0])
 			fprintf(stderr, "warning: %s\n", conf->warning);
 		printf("%s: ok, %u meter%s\n", path, conf->n_meters, conf->n_meters == 1 ? "" : "s");
+		hm_config_free(conf);
 		free(conf);
 		return EXIT_SUCCESS;
 	}

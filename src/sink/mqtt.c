@@ -6,7 +6,7 @@
  * mosquitto_connect_async() starts a non-blocking connect, its socket is
  * watched with sd_event_add_io() (EPOLLOUT only while mosquitto_want_write()),
  * readable -> mosquitto_loop_read(), writable -> mosquitto_loop_write(), and
- * a 1 s timer calls mosquitto_loop_misc() for keepalive PINGREQs.
+ * a timer at a quarter of keepalive calls mosquitto_loop_misc() for PINGREQs.
  *
  * libmosquitto resolves the host name inside connect with a blocking
  * getaddrinfo(), so a name is first resolved by the daemon's resolver
@@ -42,9 +42,15 @@
 #include "sink/queue.h"
 #include "sink/strbuf.h"
 
-#define MISC_INTERVAL_US 1000000u /* mosquitto_loop_misc(): keepalive granularity */
-#define RETRY_MIN_MS     1000u    /* first reconnect delay */
-#define RETRY_MAX_MS     60000u   /* back-off cap */
+/* mosquitto_loop_misc() sends PINGREQ once keepalive seconds passed without
+ * traffic, so it need not run more often than a fraction of keepalive: at
+ * a quarter, the ping goes out at most 1.25 x keepalive after the last
+ * message, inside the broker's 1.5 x keepalive grace (MQTT 3.1.1, 3.1.2.10).
+ * Every second instead was a wake-up per second with nothing to do
+ * (bench/footprint.bench, silent meter). */
+#define MISC_FRACTION 4
+#define RETRY_MIN_MS  1000u  /* first reconnect delay */
+#define RETRY_MAX_MS  60000u /* back-off cap */
 
 #define ADDRS_MAX     4    /* broker addresses tried per lookup (IPv6 and IPv4, ...) */
 #define STOP_FLUSH_MS 2000 /* stop(): time allowed to send the last messages */
@@ -112,6 +118,7 @@ static struct mq *running;
 
 static void schedule_retry(struct mq *s);
 static void update_io(struct mq *s);
+static int topic_join(char *buf, size_t cap, const char *prefix, const char *meter, const char *leaf);
 
 static uint64_t mono_us(void)
 {
@@ -322,6 +329,11 @@ static int on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 	return 0;
 }
 
+static uint64_t misc_interval_us(const struct mq *s)
+{
+	return (uint64_t)s->c->keepalive_s * 1000000u / MISC_FRACTION; /* keepalive >= 5 s (config.c) */
+}
+
 static int on_misc(sd_event_source *es, uint64_t usec, void *userdata)
 {
 	struct mq *s = userdata;
@@ -333,7 +345,7 @@ static int on_misc(sd_event_source *es, uint64_t usec, void *userdata)
 		else
 			update_io(s);
 	}
-	sd_event_source_set_time_relative(es, MISC_INTERVAL_US);
+	sd_event_source_set_time_relative(es, misc_interval_us(s));
 	return 0;
 }
 
@@ -433,16 +445,21 @@ static void schedule_retry(struct mq *s)
 		hm_log(LOG_DEBUG, "mqtt: reconnecting in %u ms", delay_ms);
 }
 
-/* Meter m's slot: by name, since sinks start before the meters exist (and
- * a reload restarts both). */
+/* Meter m's slot.  The table follows the configuration's order and m->conf
+ * points into the configuration's meter array (daemon.h), so the slot is a
+ * subtraction, not a search: constant cost per reading at 10,000 meters
+ * (a search by name cost a strcmp per configured meter per reading).  The
+ * name check guards against a meter of another configuration. */
 static struct mq_meter *meter_of(struct mq *s, const struct hm_meter *m, unsigned *index)
 {
-	for (unsigned i = 0; i < s->n_meters; i++)
-		if (strcmp(s->meter[i].name, m->conf->name) == 0) {
-			*index = i;
-			return &s->meter[i];
-		}
-	return NULL;
+	const struct hm_config *c = s->d->conf;
+	if (m->conf < c->meter || m->conf >= c->meter + c->n_meters)
+		return NULL;
+	size_t i = (size_t)(m->conf - c->meter);
+	if (i >= s->n_meters || strcmp(s->meter[i].name, m->conf->name) != 0)
+		return NULL;
+	*index = (unsigned)i;
+	return &s->meter[i];
 }
 
 static void copy_text(char *dst, const struct hm_reading *r, enum hm_text_field f)
@@ -478,28 +495,14 @@ static bool learn(struct mq_meter *mm, const struct hm_reading *r)
 	return news && mm->identified;
 }
 
-static void mq_state(struct mq *s, struct hm_meter *m, const struct hm_reading *r)
+/* Publishes payload on topic now, or holds it (in order, behind anything
+ * already held) while the broker is away. */
+static void send_or_hold(struct mq *s, const struct hm_meter *m, const char *topic, const char *payload, size_t len,
+                         bool energy)
 {
-	unsigned i;
-	struct mq_meter *mm = meter_of(s, m, &i);
-	if (!mm)
+	if (hm_queue_len(&s->q) == 0 && publish(s, topic, payload, len, s->c->qos, s->c->retain) == 0)
 		return;
-
-	if (learn(mm, r))
-		publish_discovery(s, i);
-
-	int len = hm_format_state(m->conf->name, r, s->payload, sizeof s->payload);
-	if (len < 0) {
-		hm_log_meter(LOG_ERR, m->conf->name, "mqtt: state message too long for %zu bytes", sizeof s->payload);
-		return;
-	}
-	bool energy = hm_format_has_energy(r);
-	if (hm_queue_len(&s->q) == 0 &&
-	    publish(s, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain) == 0)
-		return;
-	int rc = s->q.cap
-	             ? hm_queue_push(&s->q, mm->state_topic, s->payload, (size_t)len, s->c->qos, s->c->retain, energy)
-	             : -ENOBUFS;
+	int rc = s->q.cap ? hm_queue_push(&s->q, topic, payload, len, s->c->qos, s->c->retain, energy) : -ENOBUFS;
 	if (rc < 0) {
 		s->unheld++;
 		if (limited(&s->rl_queue))
@@ -515,6 +518,50 @@ static void mq_state(struct mq *s, struct hm_meter *m, const struct hm_reading *
 			             s->q.dropped_energy);
 	}
 	flush_queue(s);
+}
+
+/* per_value = yes: every value of r on <prefix>/<meter>/<field>, numbers as
+ * exact decimals, texts as they are (one message each). */
+static void publish_values(struct mq *s, const struct hm_meter *m, const struct hm_reading *r)
+{
+	for (int f = 0; f < HM_NUM_COUNT; f++) {
+		if (!hm_reading_has_num(r, f))
+			continue;
+		int len = hm_num_format(r->num[f], s->payload, sizeof s->payload);
+		if (len < 0 ||
+		    topic_join(s->topic, sizeof s->topic, s->c->topic_prefix, m->conf->name, hm_num_info[f].name) < 0)
+			continue; /* cannot happen: a number is < 40 characters, the prefix was checked at start */
+		bool energy = hm_num_info[f].state_class && strcmp(hm_num_info[f].state_class, "total_increasing") == 0;
+		send_or_hold(s, m, s->topic, s->payload, (size_t)len, energy);
+	}
+	for (int f = 0; f < HM_TEXT_COUNT; f++) {
+		if (!hm_reading_has_text(r, f) ||
+		    topic_join(s->topic, sizeof s->topic, s->c->topic_prefix, m->conf->name, hm_text_name[f]) < 0)
+			continue;
+		send_or_hold(s, m, s->topic, r->text[f], strlen(r->text[f]), false);
+	}
+}
+
+static void mq_state(struct mq *s, struct hm_meter *m, const struct hm_reading *r)
+{
+	unsigned i;
+	struct mq_meter *mm = meter_of(s, m, &i);
+	if (!mm)
+		return;
+
+	if (learn(mm, r))
+		publish_discovery(s, i);
+
+	if (s->c->per_value) {
+		publish_values(s, m, r);
+		return;
+	}
+	int len = hm_format_state(m->conf->name, r, s->payload, sizeof s->payload);
+	if (len < 0) {
+		hm_log_meter(LOG_ERR, m->conf->name, "mqtt: state message too long for %zu bytes", sizeof s->payload);
+		return;
+	}
+	send_or_hold(s, m, mm->state_topic, s->payload, (size_t)len, hm_format_has_energy(r));
 }
 
 /* P/M/derived: {"meter":"M", hm_derived_json() members}, after the state
@@ -763,7 +810,7 @@ static int mq_start(struct hm_daemon *d, void **state)
 	r = setup(s);
 	if (r < 0)
 		goto fail;
-	r = sd_event_add_time_relative(d->event, &s->misc, CLOCK_MONOTONIC, MISC_INTERVAL_US, 0, on_misc, s);
+	r = sd_event_add_time_relative(d->event, &s->misc, CLOCK_MONOTONIC, misc_interval_us(s), 0, on_misc, s);
 	if (r < 0)
 		goto fail;
 	sd_event_source_set_enabled(s->misc, SD_EVENT_ON);

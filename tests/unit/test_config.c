@@ -499,13 +499,47 @@ static void example_parses(void **state)
 	assert_true(conf.n_meters >= 1);
 }
 
+/* Meters are allocated as sections come (the old fixed table held 16): a
+ * block of 10,000 ser2net streams loads, every meter keeps its own values,
+ * and errors still name the right line far down the file. */
+static void many_meters(void **state)
+{
+	(void)state;
+	enum { N = 10000, LINES = 3 }; /* header, tcp, blank */
+	size_t cap = (size_t)N * 64 + 64;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	size_t n = 0;
+	for (unsigned i = 0; i < N; i++)
+		n += (size_t)snprintf(text + n, cap - n, "[meter m%u]\ntcp = 127.0.0.1:%u\n\n", i, 10000 + i);
+	assert_int_equal(load(text), 0);
+	assert_int_equal(conf.n_meters, N);
+	for (unsigned i = 0; i < N; i += 997) {
+		char name[16];
+		snprintf(name, sizeof name, "m%u", i);
+		const struct hm_meter_conf *m = hm_config_meter(&conf, name);
+		assert_non_null(m);
+		assert_ptr_equal(m, &conf.meter[i]);
+		assert_int_equal(m->tcp_port, 10000 + i);
+		assert_int_equal(m->line, 1 + LINES * (int)i);
+		assert_int_equal(m->idle_timeout_s, 60); /* defaults set per meter */
+	}
+	/* the last meter repeats the first one's name: line N*LINES+1 */
+	snprintf(text + n, cap - n, "[meter m0]\ntcp = 127.0.0.1:1\n");
+	assert_int_equal(load(text), -EINVAL);
+	char want[HM_CONF_ERR];
+	snprintf(want, sizeof want, "%s:%d: duplicate section [meter m0] (first at line 1)", path, N * LINES + 1);
+	assert_string_equal(err, want);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(good_full),      cmocka_unit_test(good_defaults), cmocka_unit_test(mqtt_defaults),
-	    cmocka_unit_test(bad_files),      cmocka_unit_test(permissions),   cmocka_unit_test(keys_documented),
-	    cmocka_unit_test(example_parses), cmocka_unit_test(nul_byte),      cmocka_unit_test(capacity_steps),
-	    cmocka_unit_test(protocols),
+	    cmocka_unit_test(many_meters),     cmocka_unit_test(good_full),      cmocka_unit_test(good_defaults),
+	    cmocka_unit_test(mqtt_defaults),   cmocka_unit_test(bad_files),      cmocka_unit_test(permissions),
+	    cmocka_unit_test(keys_documented), cmocka_unit_test(example_parses), cmocka_unit_test(nul_byte),
+	    cmocka_unit_test(capacity_steps),  cmocka_unit_test(protocols),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
