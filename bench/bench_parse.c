@@ -12,17 +12,18 @@
  *          the framer runs for its FCS (and HCS).
  *
  * Full and floor are timed in REPEATS alternating runs of ~10 ms each, in
- * CPU time of this thread (CLOCK_THREAD_CPUTIME_ID), and the fastest run of
- * each is kept: on a shared machine other work only ever adds time, and
- * load that comes and goes meets both alike.  (The median of wall-clock
+ * CPU time of this thread (CLOCK_THREAD_CPUTIME_ID), so that load which
+ * comes and goes meets both alike.  ns_per_frame and floor_ns are the
+ * fastest run of each (other work only ever adds time); ratio is the median
+ * over the runs of full/floor of adjacent runs.  (The median of wall-clock
  * runs, full first and floor after, let the same frame's ratio move between
  * 1.4 and 4.5 on a busy two-core machine; this way repeat runs agree to a
- * few per cent.)  The ratio full/floor is what to
- * compare across machines.  Heap allocations in the timed loops are counted
- * (malloc is interposed below): the target is zero.
+ * few per cent.)  The ratio is what to compare across machines.  Heap
+ * allocations in the timed loops are counted (malloc is interposed below):
+ * the target is zero.
  *
  * Output: one line per list,
- *   parse <name> bytes=<n> ns_per_frame=<x> floor_ns=<y> ratio=<x/y> frames_per_s=<f> allocs=<k>[ OVER]
+ *   parse <name> bytes=<n> ns_per_frame=<x> floor_ns=<y> ratio=<r> frames_per_s=<f> allocs=<k>[ OVER]
  * (OVER: above TARGET_RATIO), a closing line with the worst ratio and the
  * verdict, and, with -j FILE, the "parse" array of bench/results.json.
  *
@@ -43,7 +44,7 @@
 #include "hanmeter/dlms.h"
 #include "hanmeter/hdlc.h"
 
-#define REPEATS      15         /* runs per figure; the fastest is kept */
+#define REPEATS      15         /* runs of each; fastest and median ratio kept */
 #define TARGET_NS    10000000.0 /* each run lasts about 10 ms of CPU time */
 #define MAX_CASES    64
 #define TARGET_RATIO 1.5 /* the target: full decode within 1.5x of the floor */
@@ -135,12 +136,21 @@ static unsigned long calibrate(void (*fn)(const struct bcase *, unsigned long), 
 	return (unsigned long)(TARGET_NS / (dt / (double)iters)) + 1;
 }
 
-/* ns per iteration of run_full and run_floor over c: REPEATS runs of each,
- * alternating, so that load which comes and goes meets both alike; the
- * fastest run of each is kept (other work only ever adds time). */
-static void measure(const struct bcase *c, double *full, double *floor_ns)
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Times run_full and run_floor over c: REPEATS runs of each, alternating.
+ * *full and *floor_ns are the fastest run of each in ns per frame; *ratio
+ * is the median over the runs of full/floor of a run and the floor run
+ * right after it, which holds steadier than the ratio of the two minima
+ * (those may come from moments of different load). */
+static void measure(const struct bcase *c, double *full, double *floor_ns, double *ratio)
 {
 	unsigned long n_full = calibrate(run_full, c), n_floor = calibrate(run_floor, c);
+	double pair[REPEATS];
 	*full = *floor_ns = 1e30;
 	for (int r = 0; r < REPEATS; r++) {
 		double t0 = now_ns();
@@ -148,11 +158,15 @@ static void measure(const struct bcase *c, double *full, double *floor_ns)
 		double t1 = now_ns();
 		run_floor(c, n_floor);
 		double t2 = now_ns();
-		if ((t1 - t0) / (double)n_full < *full)
-			*full = (t1 - t0) / (double)n_full;
-		if ((t2 - t1) / (double)n_floor < *floor_ns)
-			*floor_ns = (t2 - t1) / (double)n_floor;
+		double f = (t1 - t0) / (double)n_full, l = (t2 - t1) / (double)n_floor;
+		if (f < *full)
+			*full = f;
+		if (l < *floor_ns)
+			*floor_ns = l;
+		pair[r] = f / l;
 	}
+	qsort(pair, REPEATS, sizeof pair[0], cmp_double);
+	*ratio = pair[REPEATS / 2];
 }
 
 static int hexval(int ch)
@@ -269,10 +283,9 @@ int main(int argc, char **argv)
 		hm_decoder_init(&dec);
 		got = 0;
 		unsigned long a0 = n_allocs;
-		double full, floor_ns;
-		measure(c, &full, &floor_ns);
+		double full, floor_ns, ratio;
+		measure(c, &full, &floor_ns, &ratio);
 		unsigned long allocs = n_allocs - a0;
-		double ratio = full / floor_ns;
 		if (ratio > worst)
 			worst = ratio, worst_name = c->name;
 		within += ratio <= TARGET_RATIO;

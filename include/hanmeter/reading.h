@@ -154,6 +154,8 @@ struct hm_reading {
 	struct hm_extra extra[HM_EXTRA_MAX];        /* OBIS codes without a name */
 };
 
+/* Empties r: no field set, no extras, no profile.  Only the bookkeeping is
+ * reset; what unset fields hold is not wiped (it is valid only where set). */
 void hm_reading_clear(struct hm_reading *r);
 
 void hm_reading_set_num(struct hm_reading *r, enum hm_num_field f, int64_t m, int e);

@@ -26,14 +26,6 @@ void hm_decoder_init(struct hm_decoder *d)
 	memset(d, 0, sizeof *d);
 }
 
-static bool touched(const struct hm_reading *r)
-{
-	for (size_t i = 0; i < sizeof r->num_set / sizeof r->num_set[0]; i++)
-		if (r->num_set[i])
-			return true;
-	return r->text_set || r->n_extra || r->extra_dropped || r->items || r->profile;
-}
-
 /* Runs the profiles over a parsed notification: the forced one only, or the
  * one that matched last and then the table. */
 static enum hm_err run_profiles(struct hm_decoder *d, struct hm_reading *r)
@@ -56,10 +48,7 @@ static enum hm_err run_profiles(struct hm_decoder *d, struct hm_reading *r)
 			continue;
 		err = p->decode(&d->apdu, r);
 		if (err == HM_ERR_NOT_MINE) {
-			/* A profile that is not the list's owner leaves nothing behind
-			 * (clearing 4.5 KiB only when it did write). */
-			if (touched(r))
-				hm_reading_clear(r);
+			hm_reading_clear(r); /* a profile that is not the list's owner leaves nothing behind */
 			continue;
 		}
 		if (err == HM_ERR_OK) {

@@ -70,6 +70,7 @@ struct header {
 	struct hm_frame f; /* format, declared_len, dst, src, control, hcs_ok */
 	size_t hdr_len;    /* format..control */
 	bool len_known;    /* the length field has been read */
+	uint16_t crc;      /* running CRC-16/X.25 over format..control (HDR_GOOD, HDR_BAD) */
 };
 
 void hm_hdlc_init(struct hm_hdlc *h)
@@ -93,17 +94,18 @@ static void count_error(struct hm_hdlc *h, struct hm_frame *f, enum hm_err err, 
 	emit(f, cb, ctx);
 }
 
-/* Reads the header of a candidate at buf[at] == 7E.  With eof set, a header
- * that is plausible as far as it goes but cut off is reported HDR_BAD with
- * len_known telling whether its length field was in. */
-static enum hdr_verdict try_header(const struct hm_hdlc *h, size_t at, struct header *hd)
+/* Reads the header of a candidate whose 7E is at[0], with held bytes from
+ * there on in hand.  With eof set, a header that is plausible as far as it goes but
+ * cut off is reported HDR_BAD with len_known telling whether its length
+ * field was in. */
+static inline enum hdr_verdict try_header(const uint8_t *at, size_t held, bool eof, struct header *hd)
 {
-	const uint8_t *b = h->buf + at + 1; /* format field */
-	size_t avail = h->len - at - 1, i;
+	const uint8_t *b = at + 1; /* format field */
+	size_t avail = held - 1, i;
 
 	memset(hd, 0, sizeof *hd);
 	if (avail < 1)
-		return h->eof ? HDR_NONE : HDR_NEED_MORE; /* a trailing 7E is a closing flag */
+		return eof ? HDR_NONE : HDR_NEED_MORE; /* a trailing 7E is a closing flag */
 	if ((b[0] & FORMAT_TYPE_MASK) != FORMAT_TYPE_3)
 		return HDR_NONE;
 	if (avail < 2)
@@ -144,11 +146,25 @@ static enum hdr_verdict try_header(const struct hm_hdlc *h, size_t at, struct he
 		return HDR_NONE;
 	if (avail < i + 2)
 		goto cut;
+	/* The HCS is the CRC over format..control, which is also the FCS's
+	 * running value at that point: kept, so that the FCS pass goes on from
+	 * it instead of starting over (fcs_checks()). */
 	uint16_t hcs = (uint16_t)(b[i] | b[i + 1] << 8);
-	hd->f.hcs_ok = hm_crc16_x25(b, hd->hdr_len) == hcs;
+	hd->crc = hm_crc16_x25_update(HM_CRC16_X25_INIT, b, hd->hdr_len);
+	hd->f.hcs_ok = hm_crc16_x25_final(hd->crc) == hcs;
 	return hd->f.hcs_ok ? HDR_GOOD : HDR_BAD;
 cut:
-	return h->eof ? HDR_BAD : HDR_NEED_MORE;
+	return eof ? HDR_BAD : HDR_NEED_MORE;
+}
+
+/* True if the FCS of the whole candidate at[0] == 7E checks (its
+ * declared_len + 1 bytes are in hand), continuing from the HCS's CRC. */
+static bool fcs_checks(const uint8_t *at, const struct header *hd)
+{
+	const uint8_t *b = at + 1;
+	size_t l = hd->f.declared_len;
+	uint16_t crc = hm_crc16_x25_update(hd->crc, b + hd->hdr_len, l - 2 - hd->hdr_len);
+	return hm_crc16_x25_final(crc) == (uint16_t)(b[l - 2] | b[l - 1] << 8);
 }
 
 /* Opens the pending rejection for the candidate at buf[at]. */
@@ -212,11 +228,12 @@ static bool has_llc(const uint8_t *p, size_t n)
 	return n >= LLC_LEN && p[0] == LLC_DST && (p[1] == LLC_SRC_RSP || p[1] == LLC_SRC_CMD) && p[2] == LLC_QUALITY;
 }
 
-/* A good frame at buf[at]: reassemble, and report a whole message. */
-static void deliver(struct hm_hdlc *h, size_t at, struct header *hd, hm_hdlc_cb cb, void *ctx)
+/* A good frame at at[0] == 7E (in buf, or in the caller's chunk):
+ * reassemble, and report a whole message. */
+static void deliver(struct hm_hdlc *h, const uint8_t *at, struct header *hd, hm_hdlc_cb cb, void *ctx)
 {
 	struct hm_frame *f = &hd->f;
-	const uint8_t *info = h->buf + at + 1 + hd->hdr_len + 2;
+	const uint8_t *info = at + 1 + hd->hdr_len + 2;
 	size_t info_len = f->declared_len - hd->hdr_len - 4;
 	bool more = (hd->f.format >> 8) & FORMAT_SEGMENTED;
 	bool first = has_llc(info, info_len);
@@ -224,7 +241,7 @@ static void deliver(struct hm_hdlc *h, size_t at, struct header *hd, hm_hdlc_cb 
 	h->stats.frames++;
 	f->err = HM_ERR_OK;
 	f->fcs_ok = true;
-	f->raw = h->buf + at;
+	f->raw = at;
 	f->raw_len = (size_t)f->declared_len + 1;
 
 	if (first && h->msg_state == MSG_COLLECTING) /* a new start: the held message lost its end */
@@ -318,7 +335,7 @@ static void scan(struct hm_hdlc *h, hm_hdlc_cb cb, void *ctx)
 
 		struct header hd;
 		size_t at = h->pos;
-		switch (try_header(h, at, &hd)) {
+		switch (try_header(h->buf + at, h->len - at, h->eof, &hd)) {
 		case HDR_NEED_MORE: return;
 		case HDR_NONE: pass(h, 1, true); continue;
 		case HDR_BAD:
@@ -341,12 +358,10 @@ static void scan(struct hm_hdlc *h, hm_hdlc_cb cb, void *ctx)
 			pass(h, 1, true);
 			continue;
 		}
-		const uint8_t *b = h->buf + at + 1;
-		size_t l = hd.f.declared_len;
-		if (hm_crc16_x25(b, l - 2) == (uint16_t)(b[l - 2] | b[l - 1] << 8)) {
+		if (fcs_checks(h->buf + at, &hd)) {
 			h->stats.frame_bytes += need;
 			h->pos += need;
-			deliver(h, at, &hd, cb, ctx);
+			deliver(h, h->buf + at, &hd, cb, ctx);
 		} else {
 			set_pending(h, at, &hd);
 			pass(h, 1, true);
@@ -369,9 +384,59 @@ static void compact(struct hm_hdlc *h)
 	}
 }
 
+/*
+ * The common case without a copy: nothing held but perhaps one 7E, and the
+ * chunk holding whole good frames and flags.  Those are checked and delivered
+ * where they lie in the caller's bytes, taking exactly the steps scan() would
+ * take on them (same events, same counts); at the first byte that needs more
+ * (garbage, a bad or cut-off candidate) it stops, and the rest goes through
+ * buf.  Returns the bytes it consumed.
+ */
+static size_t direct(struct hm_hdlc *h, const uint8_t *data, size_t len, hm_hdlc_cb cb, void *ctx)
+{
+	size_t i = 0;
+
+	if (h->have_pending || len == 0 || data[0] != HM_HDLC_FLAG)
+		return 0;
+	if (h->len != 0) {
+		/* A held 7E (the last chunk's closing flag) followed by another
+		 * 7E is no frame start: scan() counts it as a flag. */
+		if (h->len != 1 || h->buf[0] != HM_HDLC_FLAG)
+			return 0;
+		h->stats.flag_bytes++;
+		h->len = h->pos = 0;
+	}
+	while (i < len && data[i] == HM_HDLC_FLAG) {
+		if (i + 1 == len) {
+			/* The chunk's last byte is a 7E: a closing flag, or the next
+			 * frame's opening one.  Held, as scan() holds it. */
+			h->buf[0] = HM_HDLC_FLAG;
+			h->len = 1;
+			return len;
+		}
+		struct header hd;
+		enum hdr_verdict v = try_header(data + i, len - i, false, &hd);
+		if (v == HDR_NONE) {
+			h->stats.flag_bytes++;
+			i++;
+			continue;
+		}
+		size_t need = v == HDR_GOOD ? (size_t)hd.f.declared_len + 1 : 0;
+		if (v != HDR_GOOD || len - i < need || !fcs_checks(data + i, &hd))
+			break;
+		h->stats.frame_bytes += need;
+		deliver(h, data + i, &hd, cb, ctx);
+		i += need;
+	}
+	return i;
+}
+
 void hm_hdlc_feed(struct hm_hdlc *h, const uint8_t *data, size_t len, hm_hdlc_cb cb, void *ctx)
 {
 	h->stats.bytes += len;
+	size_t done = direct(h, data, len, cb, ctx);
+	data += done;
+	len -= done;
 	while (len > 0) {
 		size_t n = sizeof h->buf - h->len;
 		if (n > len)

@@ -76,40 +76,6 @@ static int text_field_by_obis(const uint8_t o[6])
 	}
 }
 
-/* The DLMS unit code of a unit string of HM_NUM_FIELDS. */
-static inline uint8_t unit_code(const char *u)
-{
-	return strcmp(u, "W") == 0       ? HM_UNIT_W
-	       : strcmp(u, "var") == 0   ? HM_UNIT_VAR
-	       : strcmp(u, "kWh") == 0   ? HM_UNIT_WH
-	       : strcmp(u, "kvarh") == 0 ? HM_UNIT_VARH
-	       : strcmp(u, "A") == 0     ? HM_UNIT_A
-	       : strcmp(u, "V") == 0     ? HM_UNIT_V
-	       : strcmp(u, "") == 0      ? HM_UNIT_COUNT /* dimensionless (power factor) */
-	                                 : HM_UNIT_NONE;
-}
-
-/* One case per field with its unit string as written in HM_NUM_FIELDS: the
- * compiler folds each strcmp of two literals, so with optimisation this is
- * a table lookup (it runs for every value) and the strings stay the one
- * source of truth. */
-uint8_t hm_profile_field_unit(enum hm_num_field f)
-{
-	switch (f) {
-#define HM_NF_UNIT(id, nm, un, ...) \
-	case HM_NUM_##id: return unit_code(un);
-		HM_NUM_FIELDS(HM_NF_UNIT)
-#undef HM_NF_UNIT
-	default: return HM_UNIT_NONE;
-	}
-}
-
-/* Exponent that turns the DLMS unit into the field's unit (Wh -> kWh: -3). */
-static int unit_shift(uint8_t unit)
-{
-	return unit == HM_UNIT_WH || unit == HM_UNIT_VARH ? -3 : 0;
-}
-
 enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const struct hm_axdr_item *v, int scaler,
                                uint8_t unit)
 {
@@ -117,7 +83,7 @@ enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const 
 		return HM_ERR_MALFORMED_APDU;
 	if (unit == HM_UNIT_NONE)
 		unit = hm_profile_field_unit(f);
-	hm_reading_set_num(r, f, v->ival, scaler + unit_shift(unit));
+	hm_reading_set_num(r, f, v->ival, scaler + hm_profile_unit_shift(unit));
 	return HM_ERR_OK;
 }
 
@@ -205,7 +171,7 @@ static inline enum hm_err put_field(struct hm_reading *r, const uint8_t obis[6],
 	} else if (hm_profile_is_int(v)) {
 		uint8_t want = hm_profile_field_unit(f);
 		if (unit == HM_UNIT_NONE || unit == want) { /* hm_profile_put_num, its checks done above */
-			hm_reading_set_num(r, f, v->ival, scaler + unit_shift(want));
+			hm_reading_set_num(r, f, v->ival, scaler + hm_profile_unit_shift(want));
 			return HM_ERR_OK;
 		}
 	}
@@ -245,7 +211,7 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 			continue;
 		}
 		unsigned v = i + 1, k = v + 1; /* v is no container: hm_axdr_skip(ax, v) */
-		int scaler = 0, field = -2; /* -2: not looked up yet */
+		int scaler = 0, field = -2;    /* -2: not looked up yet */
 		uint8_t unit = HM_UNIT_NONE;
 		const struct hm_axdr_item *s = k < ax->n ? &ax->item[k] : NULL;
 		if (s && s->depth == o->depth && s->tag == HM_AXDR_STRUCTURE && s->len == 2 &&

@@ -54,13 +54,15 @@ enum ktype {
 	T_INT,      /* int, min..max */
 	T_PORT,     /* TCP port, 1..65535 (uint16_t) */
 	T_HOSTPORT, /* HOST:PORT or [IPv6]:PORT; host at off, uint16_t port at off2 */
-	T_BAUD,     /* one of the standard rates (termios Bxxx) */
-	T_PARITY,   /* none | even | odd */
+	T_BAUD,     /* one of the standard rates (termios Bxxx), or auto (0) */
+	T_PARITY,   /* none | even | odd | auto */
 	T_LOGLEVEL, /* err | warning | notice | info | debug -> LOG_* */
 	T_PROFILE,  /* auto | a profile name from hm_profiles[] */
 	T_SCALE,    /* a positive decimal -> struct hm_num (exact) */
 	T_KEY16,    /* 32 hex digits -> 16 bytes at off, bool at off2 */
 	T_STEPS,    /* ascending kW decimals -> uint32_t W at off, unsigned count at off2 */
+	T_PROTOCOL, /* auto | hdlc | mbus | p1 -> enum hm_protocol */
+	T_KMPREGS,  /* KMP register ids (decimal or 0x hex) -> uint16_t at off, unsigned count at off2 */
 };
 
 #define F_SECRET 1u /* never logged; warn when the file is readable by others */
@@ -112,6 +114,21 @@ static const struct key keys[] = {
     MT("pace", T_UINT, pace_ms, "0", 0, 3600000, 0),
     MT("loop", T_BOOL, loop, "no", 0, 0, 0),
 
+    /* Protocols (int1): framing, MQTT input.  baud and parity above also take auto. */
+    MT("protocol", T_PROTOCOL, protocol, "auto", 0, 0, 0),
+    MT("mqtt_topic", T_STR, mqtt_topic, NULL, 0, 0, F_SOURCE),
+    {S_METER, "mqtt_broker", T_HOSTPORT, FLD(hm_meter_conf, mqtt_host), offsetof(struct hm_meter_conf, mqtt_port), NULL,
+     0, 0, 0}, /* default: [mqtt] host and port, else 127.0.0.1:1883 */
+    /* KMP polling (src/source/kmp.c); kmp = yes also makes baud default to
+     * 1200 and parity to none, the MULTICAL optical eye's 8N2 */
+    MT("kmp", T_BOOL, kmp, "no", 0, 0, 0),
+    /* E1, V1, flow, power, flow/return temperature, difference, max/min flow this month */
+    {S_METER, "registers", T_KMPREGS, FLD(hm_meter_conf, kmp_reg), offsetof(struct hm_meter_conf, n_kmp_regs),
+     "60 68 74 80 86 87 89 139 141", 0, 0, 0},
+    MT("poll_interval", T_UINT, poll_interval_s, "3600", 1, 86400, 0),
+    MT("timeout", T_UINT, timeout_ms, "2000", 50, 60000, 0),
+    MT("retries", T_UINT, retries, "2", 0, 10, 0),
+
     MQ("host", T_STR, host, "127.0.0.1", 0, 0, 0),
     MQ("port", T_PORT, port, "1883", 0, 0, 0), /* 8883 when tls = yes and port is not given */
     MQ("topic_prefix", T_TOPIC, topic_prefix, "hanmeter", 0, 0, 0),
@@ -146,6 +163,9 @@ static const struct key keys[] = {
     IDX("idx_voltage_l2", idx_voltage_l2),
     IDX("idx_voltage_l3", idx_voltage_l3),
     IDX("idx_current", idx_current),
+    IDX("idx_heat", idx_heat), /* KMP heat meters */
+    IDX("idx_temp_flow", idx_temp_flow),
+    IDX("idx_temp_return", idx_temp_return),
 
     K(S_JOURNAL, hm_journal_conf, "readings", T_UINT, interval_s, "0", 0, 86400, 0),
 
@@ -357,6 +377,10 @@ static int set_value(struct parse *p, const struct key *k, unsigned inst, const 
 		return 0;
 	}
 	case T_BAUD:
+		if (strcasecmp(v, "auto") == 0) {
+			*(unsigned *)f = 0;
+			return 0;
+		}
 		if (parse_ull(v, &u) == 0)
 			for (size_t i = 0; i < sizeof bauds / sizeof bauds[0]; i++)
 				if (u == bauds[i]) {
@@ -366,14 +390,16 @@ static int set_value(struct parse *p, const struct key *k, unsigned inst, const 
 		snprintf(msg, mlen, "%s: '%s' is not a standard rate (2400 for HAN, 300..460800)", k->name, v);
 		return -1;
 	case T_PARITY: {
-		static const char *const names[] = {
-		    [HM_PARITY_NONE] = "none", [HM_PARITY_EVEN] = "even", [HM_PARITY_ODD] = "odd"};
-		for (int i = 0; i < 3; i++)
+		static const char *const names[] = {[HM_PARITY_NONE] = "none",
+		                                    [HM_PARITY_EVEN] = "even",
+		                                    [HM_PARITY_ODD] = "odd",
+		                                    [HM_PARITY_AUTO] = "auto"};
+		for (int i = 0; i < 4; i++)
 			if (strcasecmp(v, names[i]) == 0) {
 				*(enum hm_parity *)f = (enum hm_parity)i;
 				return 0;
 			}
-		snprintf(msg, mlen, "%s: '%s' is not none, even or odd", k->name, v);
+		snprintf(msg, mlen, "%s: '%s' is not none, even, odd or auto", k->name, v);
 		return -1;
 	}
 	case T_LOGLEVEL: {
@@ -431,6 +457,17 @@ static int set_value(struct parse *p, const struct key *k, unsigned inst, const 
 		*(bool *)field(p->c, inst, k->off2) = true;
 		return 0;
 	}
+	case T_PROTOCOL: {
+		static const char *const names[] = {
+		    [HM_PROTO_AUTO] = "auto", [HM_PROTO_HDLC] = "hdlc", [HM_PROTO_MBUS] = "mbus", [HM_PROTO_P1] = "p1"};
+		for (int i = 0; i < 4; i++)
+			if (strcasecmp(v, names[i]) == 0) {
+				*(enum hm_protocol *)f = (enum hm_protocol)i;
+				return 0;
+			}
+		snprintf(msg, mlen, "%s: '%s' is not auto, hdlc, mbus or p1", k->name, v);
+		return -1;
+	}
 	case T_STEPS: { /* derived.h: the capacity tariff's thresholds */
 		uint32_t *w = f;
 		unsigned n = 0;
@@ -464,6 +501,39 @@ static int set_value(struct parse *p, const struct key *k, unsigned inst, const 
 		}
 		if (n == 0) {
 			snprintf(msg, mlen, "%s: no threshold given", k->name);
+			return -1;
+		}
+		*(unsigned *)field(p->c, inst, k->off2) = n;
+		return 0;
+	}
+	case T_KMPREGS: { /* kmp.h: GetRegister ids, sent 8 to a request */
+		uint16_t *ids = f;
+		unsigned n = 0;
+		for (const char *q = v; *q;) {
+			size_t tl = strcspn(q, " \t,");
+			if (tl == 0) {
+				q++;
+				continue;
+			}
+			char tok[16], *end;
+			snprintf(tok, sizeof tok, "%.*s", (int)(tl < sizeof tok ? tl : sizeof tok - 1), q);
+			q += tl;
+			errno = 0;
+			unsigned long id = isdigit((unsigned char)tok[0]) ? strtoul(tok, &end, 0) : 0;
+			if (n == HM_CONF_KMP_REGS_MAX || tl >= sizeof tok || errno || *end || id == 0 || id > 0xFFFF) {
+				snprintf(msg, mlen, "%s: expected 1 to %d register ids (1..65535, decimal or 0x hex)",
+				         k->name, HM_CONF_KMP_REGS_MAX);
+				return -1;
+			}
+			for (unsigned i = 0; i < n; i++)
+				if (ids[i] == id) {
+					snprintf(msg, mlen, "%s: register %lu listed twice", k->name, id);
+					return -1;
+				}
+			ids[n++] = (uint16_t)id;
+		}
+		if (n == 0) {
+			snprintf(msg, mlen, "%s: no register given", k->name);
 			return -1;
 		}
 		*(unsigned *)field(p->c, inst, k->off2) = n;
@@ -650,6 +720,44 @@ static int key_line(const struct parse *p, unsigned inst, const char *name)
 	return 0;
 }
 
+/* The keys of the protocols block: MQTT input topics and broker, serial
+ * detection.  [mqtt] is parsed by now (check() runs after the whole file). */
+static void check_protocols(struct parse *p, struct hm_meter_conf *mc, unsigned inst)
+{
+	const struct hm_mqtt_conf *mq = &p->c->mqtt;
+	if (key_line(p, inst, "mqtt_broker") && !mc->mqtt_topic[0])
+		fail(p, key_line(p, inst, "mqtt_broker"), "meter %s: mqtt_broker needs mqtt_topic", mc->name);
+	if (mc->mqtt_topic[0]) {
+		/* Comma-separated filters; each non-empty, no spaces (MQTT 3.1.1 4.7). */
+		const char *t = mc->mqtt_topic;
+		for (;;) {
+			size_t n = strcspn(t, ",");
+			if (n == 0 || memchr(t, ' ', n)) {
+				fail(p, key_line(p, inst, "mqtt_topic"),
+				     "meter %s: mqtt_topic: empty topic or space in '%s'", mc->name, mc->mqtt_topic);
+				break;
+			}
+			if (!t[n])
+				break;
+			t += n + 1;
+		}
+		if (!mc->mqtt_host[0]) { /* the sink's broker, or the usual local one */
+			snprintf(mc->mqtt_host, sizeof mc->mqtt_host, "%s",
+			         p->sec_line[S_MQTT] ? mq->host : "127.0.0.1");
+			mc->mqtt_port = p->sec_line[S_MQTT] ? mq->port : 1883;
+		}
+		mc->mqtt_same_broker =
+		    p->sec_line[S_MQTT] && strcmp(mc->mqtt_host, mq->host) == 0 && mc->mqtt_port == mq->port;
+	}
+	if (mc->kmp && (mc->mqtt_topic[0] || mc->baud == 0 || mc->parity == HM_PARITY_AUTO))
+		fail(p, key_line(p, inst, "kmp"),
+		     "meter %s: kmp = yes polls a meter over device or tcp at a given baud and parity (no mqtt_topic, "
+		     "no auto)",
+		     mc->name);
+	if (mc->baud == 0 && (mc->parity == HM_PARITY_ODD))
+		fail(p, key_line(p, inst, "parity"), "meter %s: baud = auto tries even and none parity only", mc->name);
+}
+
 /* Cross-key checks and computed defaults, once the whole file is read. */
 static void check(struct parse *p)
 {
@@ -661,7 +769,7 @@ static void check(struct parse *p)
 		struct hm_meter_conf *mc = &c->meter[i];
 		unsigned inst = INST_METER0 + i;
 		if (p->source_key[i] < 0)
-			fail(p, mc->line, "meter %s has no source: set one of device, tcp, file", mc->name);
+			fail(p, mc->line, "meter %s has no source: set one of device, tcp, file, mqtt_topic", mc->name);
 		if (mc->retry_min_ms > mc->retry_max_ms) {
 			int l = key_line(p, inst, "retry_min");
 			fail(p, l ? l : mc->line, "meter %s: retry_min (%u ms) exceeds retry_max (%u ms)", mc->name,
@@ -674,6 +782,22 @@ static void check(struct parse *p)
 			     "meter %s: pace and loop apply to a file source only", mc->name);
 		if (mc->loop && !mc->pace_ms) /* replaying without pause, forever, would only burn CPU */
 			fail(p, key_line(p, inst, "loop"), "meter %s: loop = yes needs pace", mc->name);
+		if (mc->kmp) {
+			if (mc->file[0])
+				fail(p, key_line(p, inst, "kmp"),
+				     "meter %s: kmp = yes polls a meter: it needs device or tcp, not file", mc->name);
+			if (!key_line(p, inst, "baud"))
+				mc->baud = 1200; /* the MULTICAL optical eye */
+			if (!key_line(p, inst, "parity"))
+				mc->parity = HM_PARITY_NONE;
+		} else if (key_line(p, inst, "registers") || key_line(p, inst, "poll_interval") ||
+		           key_line(p, inst, "timeout") || key_line(p, inst, "retries")) {
+			int l = key_line(p, inst, "registers");
+			l = l ? l : key_line(p, inst, "poll_interval");
+			l = l ? l : key_line(p, inst, "timeout");
+			fail(p, l ? l : key_line(p, inst, "retries"),
+			     "meter %s: registers, poll_interval, timeout and retries need kmp = yes", mc->name);
+		}
 	}
 
 	if (p->sec_line[S_MQTT]) {
@@ -710,9 +834,12 @@ static void check(struct parse *p)
 		if (z->mqtt && !c->mqtt.enabled)
 			fail(p, key_line(p, S_DOMOTICZ, "mqtt"), "mqtt = yes needs an [mqtt] section");
 		if (!z->idx_p1 && !z->idx_power && !z->idx_voltage_l1 && !z->idx_voltage_l2 && !z->idx_voltage_l3 &&
-		    !z->idx_current)
+		    !z->idx_current && !z->idx_heat && !z->idx_temp_flow && !z->idx_temp_return)
 			fail(p, z->line, "[domoticz] sets no idx_*: nothing to send");
 	}
+
+	for (unsigned i = 0; i < c->n_meters; i++) /* after [mqtt]: its port may follow tls */
+		check_protocols(p, &c->meter[i], INST_METER0 + i);
 
 	if (p->sec_line[S_JOURNAL]) {
 		c->journal.enabled = true;

@@ -19,13 +19,22 @@
 #include "hanmeter/derived.h"
 #include "hanmeter/reading.h"
 
-#define HM_CONF_METERS_MAX 16  /* [meter NAME] sections in one file */
-#define HM_CONF_STR        256 /* paths, URLs, host names */
-#define HM_CONF_NAME       64  /* meter names, client ids */
-#define HM_CONF_ERR        512 /* "file:line: message" */
-#define HM_CONF_KEY_LEN    16  /* DLMS AES-128 keys (IEC 62056-5-3 security suite 0) */
+#define HM_CONF_METERS_MAX   16  /* [meter NAME] sections in one file */
+#define HM_CONF_STR          256 /* paths, URLs, host names */
+#define HM_CONF_NAME         64  /* meter names, client ids */
+#define HM_CONF_ERR          512 /* "file:line: message" */
+#define HM_CONF_KEY_LEN      16  /* DLMS AES-128 keys (IEC 62056-5-3 security suite 0) */
+#define HM_CONF_KMP_REGS_MAX 32  /* registers = : ids polled per KMP meter (4 requests of 8) */
 
-enum hm_parity { HM_PARITY_NONE, HM_PARITY_EVEN, HM_PARITY_ODD };
+enum hm_parity { HM_PARITY_NONE, HM_PARITY_EVEN, HM_PARITY_ODD, HM_PARITY_AUTO /* parity = auto: detected */ };
+
+/* protocol = : how a meter's byte stream is framed. */
+enum hm_protocol {
+	HM_PROTO_AUTO, /* feed every framer until one yields a good message, then keep that one */
+	HM_PROTO_HDLC, /* IEC 62056-46 HDLC (Nordic HAN, Wiener Netze) */
+	HM_PROTO_MBUS, /* EN 13757-2 wired M-Bus long frames (Austrian customer interfaces) */
+	HM_PROTO_P1,   /* DSMR / P1 telegrams */
+};
 
 /* [meter NAME]: one meter and where its bytes come from. */
 struct hm_meter_conf {
@@ -34,7 +43,7 @@ struct hm_meter_conf {
 	char tcp_host[HM_CONF_STR];        /* tcp = HOST:PORT (ser2net/socat raw), host part, or "" */
 	uint16_t tcp_port;                 /* tcp = HOST:PORT, port part */
 	char file[HM_CONF_STR];            /* file = capture to replay (testing), or "" */
-	unsigned baud;                     /* baud = 2400 */
+	unsigned baud;                     /* baud = 2400 (0: auto, detected) */
 	enum hm_parity parity;             /* parity = even (Kamstrup meters: none) */
 	char profile[16];                  /* profile = auto | aidon | kaifa | kamstrup */
 	struct hm_num scale;               /* scale = 1: current-transformer factor (current, power, energy), exact */
@@ -48,9 +57,22 @@ struct hm_meter_conf {
 	unsigned retry_min_ms;             /* retry_min = 1000: first back-off after a source error, ms */
 	unsigned retry_max_ms;             /* retry_max = 60000: back-off cap, ms */
 	int line;                          /* line of the section header (for messages) */
+	/* protocols: framing, MQTT input (int1) */
+	enum hm_protocol protocol;    /* protocol = auto */
+	char mqtt_topic[HM_CONF_STR]; /* mqtt_topic = T1,T2: MQTT input source (HAN readers), or "" */
+	char mqtt_host[HM_CONF_STR];  /* mqtt_broker = HOST:PORT, host part (default: [mqtt] host) */
+	uint16_t mqtt_port;           /* mqtt_broker port part (default: [mqtt] port) */
+	bool mqtt_same_broker;        /* mqtt_broker is [mqtt]'s: its username, password and TLS apply */
 	/* capacity_steps = 2 5 10 15 20 25 50 75 100: capacity tariff thresholds (kW), ascending */
 	uint32_t capacity_step_w[HM_DERIVED_STEPS_MAX]; /* W */
 	unsigned n_capacity_steps;                      /* thresholds given */
+	/* KMP polling (Kamstrup MULTICAL heat meters, src/source/kmp.c) */
+	bool kmp;                               /* kmp = no: poll a KMP meter on device or tcp */
+	uint16_t kmp_reg[HM_CONF_KMP_REGS_MAX]; /* registers = 60 68 74 ...: KMP register ids */
+	unsigned n_kmp_regs;                    /* ids given */
+	unsigned poll_interval_s;               /* poll_interval = 3600: s between polls (battery) */
+	unsigned timeout_ms;                    /* timeout = 2000: wait for one answer, ms */
+	unsigned retries;                       /* retries = 2: requests sent again after a timeout or bad frame */
 };
 
 /* [mqtt]: the MQTT sink (and, from issue 4, MQTT input). */
@@ -93,7 +115,10 @@ struct hm_domoticz_conf {
 	int idx_power;                /* idx_power = Electric (instant + counter) device */
 	int idx_voltage_l1, idx_voltage_l2, idx_voltage_l3; /* Voltage devices */
 	int idx_current;                                    /* idx_current = three-phase Current device */
-	int line;                                           /* line of the section header */
+	int idx_heat;        /* idx_heat = Electric (instant+counter) device: KMP heat power and E1 */
+	int idx_temp_flow;   /* idx_temp_flow = Temperature device: KMP flow temperature */
+	int idx_temp_return; /* idx_temp_return = Temperature device: KMP return temperature */
+	int line;            /* line of the section header */
 };
 
 /* [journal]: logging and periodic reading lines in the journal/syslog. */

@@ -19,8 +19,12 @@
 #include <systemd/sd-event.h>
 
 #include "hanmeter/decode.h"
+#include "hanmeter/cipher.h"
 #include "hanmeter/derived.h"
+#include "hanmeter/gbt.h"
 #include "hanmeter/hdlc.h"
+#include "hanmeter/mbus.h"
+#include "hanmeter/p1.h"
 #include "hanmeter/reading.h"
 
 #include "config.h"
@@ -81,14 +85,23 @@ struct hm_meter {
 	void *src;                          /* the source's own state */
 	struct hm_hdlc hdlc;                /* framer */
 	struct hm_decoder dec;              /* decoder */
-	struct hm_reading reading;          /* scratch for the current message */
-	struct hm_meter_stats stats;        /* counters */
-	bool online;                        /* source open and delivering */
-	unsigned retry_ms;                  /* current back-off */
-	sd_event_source *retry_timer;       /* armed while the source is closed */
-	unsigned opens;                     /* times the source came online */
-	struct hm_ratelimit rl_reject;      /* "frame rejected" messages */
-	struct hm_ratelimit rl_fail;        /* "source failed" messages */
+	/* Protocols (int1): the framing in use, the other framers, block
+	 * transfer, and the AES context the decoder reuses for every frame. */
+	enum hm_protocol proto; /* conf->protocol, or AUTO until a framer yields a good message */
+	struct hm_mbus mbus;    /* M-Bus long-frame framer (protocol mbus or auto) */
+	struct hm_p1 p1;        /* P1 telegram framer (protocol p1 or auto) */
+	struct hm_gbt gbt;      /* general-block-transfer reassembly, after every framer */
+	struct hm_cipher cipher;
+	bool cipher_open;              /* cipher holds an EVP context (closed by hm_meter_stop) */
+	unsigned line_found;           /* serial baud/parity = auto: 1 + the index of the setting found, 0 = none yet */
+	struct hm_reading reading;     /* scratch for the current message */
+	struct hm_meter_stats stats;   /* counters */
+	bool online;                   /* source open and delivering */
+	unsigned retry_ms;             /* current back-off */
+	sd_event_source *retry_timer;  /* armed while the source is closed */
+	unsigned opens;                /* times the source came online */
+	struct hm_ratelimit rl_reject; /* "frame rejected" messages */
+	struct hm_ratelimit rl_fail;   /* "source failed" messages */
 	/* Derived figures (derived.h), kept in <state_dir>/<name>.derived.  While
 	 * sinks see the hourly reading that changed them, derived_len > 0 and
 	 * derived_json holds them as JSON members (hm_derived_json); else 0. */
@@ -136,6 +149,15 @@ uint64_t hm_now_us(void);
 
 /* Bytes from m's source: framer -> decoder -> sinks. */
 void hm_meter_input(struct hm_meter *m, const uint8_t *p, size_t n);
+/* One whole message that came without a framer (an MQTT payload holding a
+ * bare APDU, LLC header optional): block transfer -> decoder -> sinks. */
+void hm_meter_apdu(struct hm_meter *m, const uint8_t *p, size_t n);
+/* "hdlc", "mbus", "p1" or "auto". */
+const char *hm_protocol_name(enum hm_protocol p);
+/* A reading a polling source (KMP) assembled itself, bypassing the framer
+ * and decoder: scale -> every sink, counted in stats.readings.  r may be
+ * m->reading. */
+void hm_meter_reading(struct hm_meter *m, struct hm_reading *r);
 /* m's source failed (errno-style err): close it, tell sinks, arm the back-off. */
 void hm_meter_fail(struct hm_meter *m, int err);
 /* m's source is open and delivering (resets the back-off, tells sinks). */
@@ -148,8 +170,9 @@ void hm_meter_eof(struct hm_meter *m);
 int hm_meter_init(struct hm_daemon *d, struct hm_meter *m, const struct hm_meter_conf *mc);
 /* Opens m's source; one that fails is retried with back-off, never fatal. */
 void hm_meter_start(struct hm_meter *m);
-/* Closes m's source and drops its timers (at stop and reload; sinks are
- * not told through availability(): their stop() follows). */
+/* Closes m's source, drops its timers and frees its AES context (at stop
+ * and reload; sinks are not told through availability(): their stop()
+ * follows). */
 void hm_meter_stop(struct hm_meter *m);
 /* "serial /dev/ttyUSB0", "tcp host:port", "file PATH": for messages. */
 const char *hm_meter_where(const struct hm_meter *m, char *buf, size_t len);

@@ -1,7 +1,19 @@
 /*
- * meter.c - one meter's path: source bytes -> HDLC framer -> decoder ->
- * scale -> every sink; and the source's life: online, failed (back-off
- * timer, capped exponential with jitter), ended.
+ * meter.c - one meter's path: source bytes -> framer (HDLC, M-Bus or P1)
+ * -> general-block-transfer reassembly -> decoder (AES-GCM when the meter
+ * ciphers) -> scale -> every sink; and the source's life: online, failed
+ * (back-off timer, capped exponential with jitter), ended.
+ *
+ * protocol = auto feeds the bytes to all three framers until one of them
+ * yields a good (checksummed) message, then keeps only that one and says so
+ * in the log.  Their starts cannot be confused: an HDLC frame needs 7E and
+ * a header whose CRC-16 checks, an M-Bus frame 68 L L 68 and an 8-bit sum
+ * plus the stop byte, a P1 telegram '/' .. '!' and (DSMR 4+) a CRC-16.
+ * While undecided, only the HDLC framer's rejections are counted and
+ * logged as errors (HDLC is what most meters send, and a broken HDLC frame
+ * is worth knowing about); the others' are counted in their own statistics
+ * and logged at debug level, since binary HDLC bytes routinely look like
+ * the start of a P1 telegram ('/') to the P1 framer.
  *
  * Nothing from a bad frame reaches a sink as a reading: a rejected frame or
  * a message that decodes to nothing is counted (stats.errors, and by reason
@@ -46,6 +58,9 @@ const char *hm_meter_where(const struct hm_meter *m, char *buf, size_t len)
 		snprintf(buf, len, "serial %s", mc->device);
 	else if (mc->tcp_host[0])
 		snprintf(buf, len, strchr(mc->tcp_host, ':') ? "tcp [%s]:%u" : "tcp %s:%u", mc->tcp_host, mc->tcp_port);
+	else if (mc->mqtt_topic[0])
+		snprintf(buf, len, strchr(mc->mqtt_host, ':') ? "mqtt [%s]:%u %s" : "mqtt %s:%u %s", mc->mqtt_host,
+		         mc->mqtt_port, mc->mqtt_topic);
 	else
 		snprintf(buf, len, "file %s", mc->file);
 	return buf;
@@ -112,7 +127,52 @@ static void log_reject(struct hm_meter *m, enum hm_err err, const char *what)
 		return;
 	if (dropped)
 		hm_log_meter(LOG_WARNING, m->conf->name, "%u similar messages suppressed", dropped);
-	hm_log_meter(LOG_WARNING, m->conf->name, "%s rejected: %s (%s)", what, hm_err_name(err), hm_err_text(err));
+	switch (err) { /* the three key problems, said in the words a user acts on */
+	case HM_ERR_NO_KEY:
+		hm_log_meter(LOG_WARNING, m->conf->name, "%s rejected: frame is encrypted and no key is configured",
+		             what);
+		break;
+	case HM_ERR_AUTH_FAILED:
+		hm_log_meter(LOG_WARNING, m->conf->name, "%s rejected: authentication failed: check auth_key", what);
+		break;
+	case HM_ERR_DECRYPT_FAILED:
+		hm_log_meter(LOG_WARNING, m->conf->name, "%s rejected: decryption produced no valid APDU: check key",
+		             what);
+		break;
+	default:
+		hm_log_meter(LOG_WARNING, m->conf->name, "%s rejected: %s (%s)", what, hm_err_name(err),
+		             hm_err_text(err));
+		break;
+	}
+}
+
+const char *hm_protocol_name(enum hm_protocol p)
+{
+	static const char *const names[] = {
+	    [HM_PROTO_AUTO] = "auto", [HM_PROTO_HDLC] = "hdlc", [HM_PROTO_MBUS] = "mbus", [HM_PROTO_P1] = "p1"};
+	return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "?";
+}
+
+/* protocol = auto: the first framer with a good message wins. */
+static void lock_protocol(struct hm_meter *m, enum hm_protocol p)
+{
+	if (m->proto != HM_PROTO_AUTO)
+		return;
+	m->proto = p;
+	hm_log_meter(LOG_NOTICE, m->conf->name, "protocol %s detected (the first good message); the other framers stop",
+	             hm_protocol_name(p));
+}
+
+/* A framer's rejection: counted and logged if that framer is the one in
+ * use (or HDLC while undecided, see the header comment); else debug only. */
+static void framer_reject(struct hm_meter *m, enum hm_protocol p, enum hm_err err, const char *what)
+{
+	if (m->proto == p || (m->proto == HM_PROTO_AUTO && p == HM_PROTO_HDLC)) {
+		m->stats.errors++;
+		log_reject(m, err, what);
+	} else if (m->d->debug) {
+		hm_log_meter(LOG_DEBUG, m->conf->name, "while detecting the protocol: %s %s", what, hm_err_name(err));
+	}
 }
 
 static void debug_hex(struct hm_meter *m, const struct hm_frame *f)
@@ -168,26 +228,18 @@ static void derive(struct hm_meter *m)
 	hm_state_save(m->d->conf->daemon.state_dir, name, dv); /* logs its own errors */
 }
 
-/* The framer's callback: one message or one rejected candidate. */
-static void on_frame(void *ctx, const struct hm_frame *f)
+/* A whole APDU (after block transfer): decoder -> scale -> sinks. */
+static void on_apdu(void *ctx, enum hm_err gerr, const uint8_t *msg, size_t len)
 {
 	struct hm_meter *m = ctx;
 	struct hm_daemon *d = m->d;
 
-	if (d->debug >= 2 && f->raw)
-		debug_hex(m, f);
-	for (unsigned i = 0; i < d->n_sinks; i++)
-		if (d->sink[i]->frame)
-			d->sink[i]->frame(d->sink_state[i], m, f);
-	if (f->err != HM_ERR_OK) {
+	if (gerr != HM_ERR_OK) {
 		m->stats.errors++;
-		log_reject(m, f->err, "frame");
+		log_reject(m, gerr, "block transfer");
 		return;
 	}
-	m->stats.frames++;
-	m->stats.last_frame_us = hm_now_us();
-
-	enum hm_err err = hm_decode(&m->dec, f->info, f->info_len, &m->reading);
+	enum hm_err err = hm_decode(&m->dec, msg, len, &m->reading);
 	if (err != HM_ERR_OK) {
 		m->stats.errors++;
 		log_reject(m, err, "message");
@@ -201,10 +253,95 @@ static void on_frame(void *ctx, const struct hm_frame *f)
 	m->derived_len = 0;
 }
 
+/* A good message from any framer (or a bare APDU): counted, then GBT. */
+static void message(struct hm_meter *m, const uint8_t *p, size_t n)
+{
+	m->stats.frames++;
+	m->stats.last_frame_us = hm_now_us();
+	hm_gbt_feed(&m->gbt, p, n, on_apdu, m);
+}
+
+/* The HDLC framer's callback: one message or one rejected candidate. */
+static void on_frame(void *ctx, const struct hm_frame *f)
+{
+	struct hm_meter *m = ctx;
+	struct hm_daemon *d = m->d;
+
+	if (d->debug >= 2 && f->raw)
+		debug_hex(m, f);
+	for (unsigned i = 0; i < d->n_sinks; i++)
+		if (d->sink[i]->frame)
+			d->sink[i]->frame(d->sink_state[i], m, f);
+	if (f->err != HM_ERR_OK) {
+		framer_reject(m, HM_PROTO_HDLC, f->err, "frame");
+		return;
+	}
+	lock_protocol(m, HM_PROTO_HDLC);
+	message(m, f->info, f->info_len);
+}
+
+static void on_mbus(void *ctx, const struct hm_mbus_msg *mm)
+{
+	struct hm_meter *m = ctx;
+	if (mm->err != HM_ERR_OK) {
+		framer_reject(m, HM_PROTO_MBUS, mm->err, "M-Bus frame");
+		return;
+	}
+	lock_protocol(m, HM_PROTO_MBUS);
+	message(m, mm->data, mm->len);
+}
+
+static void on_p1(void *ctx, const struct hm_p1_msg *pm)
+{
+	struct hm_meter *m = ctx;
+	if (pm->err != HM_ERR_OK) {
+		framer_reject(m, HM_PROTO_P1, pm->err, "P1 telegram");
+		return;
+	}
+	lock_protocol(m, HM_PROTO_P1);
+	message(m, (const uint8_t *)pm->data, pm->len);
+}
+
+/* No derived figures here: they follow an electricity meter's hourly
+ * lists (meter clock, import/export energy), which a poll does not have. */
+void hm_meter_reading(struct hm_meter *m, struct hm_reading *r)
+{
+	struct hm_daemon *d = m->d;
+	apply_scale(m, r);
+	m->stats.readings++;
+	m->derived_len = 0;
+	for (unsigned i = 0; i < d->n_sinks; i++)
+		d->sink[i]->reading(d->sink_state[i], m, r);
+}
+
 void hm_meter_input(struct hm_meter *m, const uint8_t *p, size_t n)
 {
 	m->stats.bytes += n;
-	hm_hdlc_feed(&m->hdlc, p, n, on_frame, m);
+	/* Each framer sees the chunk only while it may still be the one: one
+	 * that wins halfway through a chunk ends the others' turn. */
+	if (m->proto == HM_PROTO_AUTO || m->proto == HM_PROTO_HDLC)
+		hm_hdlc_feed(&m->hdlc, p, n, on_frame, m);
+	if (m->proto == HM_PROTO_AUTO || m->proto == HM_PROTO_MBUS)
+		hm_mbus_feed(&m->mbus, p, n, on_mbus, m);
+	if (m->proto == HM_PROTO_AUTO || m->proto == HM_PROTO_P1)
+		hm_p1_feed(&m->p1, p, n, on_p1, m);
+}
+
+void hm_meter_apdu(struct hm_meter *m, const uint8_t *p, size_t n)
+{
+	m->stats.bytes += n;
+	message(m, p, n);
+}
+
+/* End of a stream: each framer in use reports what it still holds. */
+static void flush_framers(struct hm_meter *m)
+{
+	if (m->proto == HM_PROTO_AUTO || m->proto == HM_PROTO_HDLC)
+		hm_hdlc_flush(&m->hdlc, on_frame, m);
+	if (m->proto == HM_PROTO_AUTO || m->proto == HM_PROTO_MBUS)
+		hm_mbus_flush(&m->mbus, on_mbus, m);
+	if (m->proto == HM_PROTO_AUTO || m->proto == HM_PROTO_P1)
+		hm_p1_flush(&m->p1, on_p1, m);
 }
 
 static void set_online(struct hm_meter *m, bool online)
@@ -220,7 +357,7 @@ static void set_online(struct hm_meter *m, bool online)
 
 void hm_meter_online(struct hm_meter *m)
 {
-	char where[HM_CONF_STR + 16];
+	char where[2 * HM_CONF_STR + 32];
 	if (m->opens++ > 0)
 		m->stats.reconnects++;
 	m->retry_ms = m->conf->retry_min_ms;
@@ -270,12 +407,12 @@ static void arm_retry(struct hm_meter *m, unsigned *delay_ms)
 
 void hm_meter_fail(struct hm_meter *m, int err)
 {
-	char where[HM_CONF_STR + 16];
+	char where[2 * HM_CONF_STR + 32];
 	unsigned delay_ms, dropped;
 	if (err < 0)
 		err = -err;
 	m->source->close(m);
-	hm_hdlc_flush(&m->hdlc, on_frame, m);
+	flush_framers(m);
 	set_online(m, false);
 	arm_retry(m, &delay_ms);
 	if (hm_ratelimit_ok(&m->rl_fail, &dropped)) {
@@ -288,9 +425,9 @@ void hm_meter_fail(struct hm_meter *m, int err)
 
 void hm_meter_eof(struct hm_meter *m)
 {
-	char where[HM_CONF_STR + 16];
+	char where[2 * HM_CONF_STR + 32];
 	m->source->close(m);
-	hm_hdlc_flush(&m->hdlc, on_frame, m);
+	flush_framers(m);
 	set_online(m, false);
 	hm_log_meter(LOG_NOTICE, m->conf->name, "%s: end of input after %" PRIu64 " bytes, %" PRIu64 " readings",
 	             hm_meter_where(m, where, sizeof where), m->stats.bytes, m->stats.readings);
@@ -309,7 +446,18 @@ int hm_meter_init(struct hm_daemon *d, struct hm_meter *m, const struct hm_meter
 	if (!m->source)
 		return -ENODEV;
 	hm_hdlc_init(&m->hdlc);
+	hm_mbus_init(&m->mbus);
+	hm_p1_init(&m->p1);
+	hm_gbt_init(&m->gbt);
+	m->proto = mc->protocol;
 	hm_decoder_init(&m->dec);
+	if (mc->has_key) { /* one AES context per meter, for its whole life */
+		m->cipher_open = hm_cipher_open(&m->cipher) == 0;
+		if (m->cipher_open)
+			m->dec.cipher = &m->cipher;
+		else /* hm_decode() then makes one per frame: slower, as right */
+			hm_log_meter(LOG_WARNING, m->conf->name, "cannot create the AES context: one per frame");
+	}
 	if (strcmp(mc->profile, "auto") != 0)
 		m->dec.force = hm_profile_find(mc->profile); /* checked by config.c */
 	m->dec.has_key = mc->has_key;
@@ -340,6 +488,10 @@ void hm_meter_stop(struct hm_meter *m)
 	if (m->source)
 		m->source->close(m);
 	m->retry_timer = sd_event_source_disable_unref(m->retry_timer);
+	if (m->cipher_open)
+		hm_cipher_close(&m->cipher);
+	m->cipher_open = false;
+	m->dec.cipher = NULL;
 	/* Not an availability change: the sinks stop next and say in their
 	 * stop() what they owe every meter (MQTT: offline, retained). */
 	m->online = false;

@@ -135,7 +135,8 @@ static int64_t mono_ms(void)
 static void usage(FILE *f)
 {
 	fputs("usage: hanmeter-sim [options]\n"
-	      "  -m, --meter MAKE      aidon (default), kaifa or kamstrup\n"
+	      "  -m, --meter MAKE      aidon (default), kaifa or kamstrup; multical: a KMP heat\n"
+	      "                        meter answering requests (-m multical --help)\n"
 	      "  -1, --single-phase    a one-phase meter (default three-phase)\n"
 	      "      --start TIME      meter clock start, YYYY-MM-DDTHH:MM:SS (default: now, UTC)\n"
 	      "      --speed N         N times real time (default 1)\n"
@@ -761,8 +762,25 @@ static int setup(void)
 	return 0;
 }
 
+/* -m multical / --meter multical: the KMP heat meter, which answers
+ * requests instead of sending lists (multical.c). */
+static bool multical_asked(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if ((strcmp(a, "-m") == 0 || strcmp(a, "--meter") == 0) && i + 1 < argc &&
+		    !strcmp(argv[i + 1], "multical"))
+			return true;
+		if (!strcmp(a, "-mmultical") || !strcmp(a, "--meter=multical"))
+			return true;
+	}
+	return false;
+}
+
 int main(int argc, char **argv)
 {
+	if (multical_asked(argc, argv))
+		return sim_multical_main(argc, argv);
 	parse_args(argc, argv);
 	/* 8E1 is 11 bits a byte (Aidon, Kaifa), 8N1 10 (Kamstrup); a faster meter has a faster line */
 	if (opt.baud)

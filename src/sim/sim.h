@@ -87,6 +87,10 @@ const struct sim_hdlc_addr *sim_hdlc_addr(enum sim_make make);
 int sim_hdlc_frame(const struct sim_hdlc_addr *a, const uint8_t *info, size_t len, size_t max_frame, uint8_t *out,
                    size_t cap, unsigned *frames);
 
+/* hanmeter-sim -m multical: a KMP heat meter that answers requests
+ * (multical.c); its own options, its own loop.  Returns the exit status. */
+int sim_multical_main(int argc, char **argv);
+
 /* "name" of a make, and back (-1 if unknown). */
 const char *sim_make_name(enum sim_make make);
 int sim_make_by_name(const char *name);

@@ -38,9 +38,21 @@
 #define DZ_BODY_MAX           512    /* Domoticz answers udevice in ~60 bytes */
 #define DZ_URL_MAX            (HM_CONF_STR + 160)
 
-enum dz_dev { DZ_P1, DZ_POWER, DZ_VOLTAGE_L1, DZ_VOLTAGE_L2, DZ_VOLTAGE_L3, DZ_CURRENT, DZ_DEVICES };
+enum dz_dev {
+	DZ_P1,
+	DZ_POWER,
+	DZ_VOLTAGE_L1,
+	DZ_VOLTAGE_L2,
+	DZ_VOLTAGE_L3,
+	DZ_CURRENT,
+	DZ_HEAT,        /* KMP heat meter: Electric (instant+counter) device, heat power and E1 */
+	DZ_TEMP_FLOW,   /* KMP heat meter: Temperature device */
+	DZ_TEMP_RETURN, /* KMP heat meter: Temperature device */
+	DZ_DEVICES
+};
 
-static const char *const dz_dev_name[DZ_DEVICES] = {"p1", "power", "voltage_l1", "voltage_l2", "voltage_l3", "current"};
+static const char *const dz_dev_name[DZ_DEVICES] = {"p1",      "power", "voltage_l1", "voltage_l2", "voltage_l3",
+                                                    "current", "heat",  "temp_flow",  "temp_return"};
 
 struct dz_req {
 	struct dz *s;
@@ -222,6 +234,9 @@ static int dz_idx(const struct hm_domoticz_conf *c, enum dz_dev dev)
 	case DZ_VOLTAGE_L2: return c->idx_voltage_l2;
 	case DZ_VOLTAGE_L3: return c->idx_voltage_l3;
 	case DZ_CURRENT: return c->idx_current;
+	case DZ_HEAT: return c->idx_heat;
+	case DZ_TEMP_FLOW: return c->idx_temp_flow;
+	case DZ_TEMP_RETURN: return c->idx_temp_return;
 	default: return 0;
 	}
 }
@@ -235,6 +250,9 @@ static int dz_svalue(const struct hm_reading *r, enum dz_dev dev, char *buf, siz
 	case DZ_VOLTAGE_L2: return hm_format_dz_voltage(r, 2, buf, cap);
 	case DZ_VOLTAGE_L3: return hm_format_dz_voltage(r, 3, buf, cap);
 	case DZ_CURRENT: return hm_format_dz_current(r, buf, cap);
+	case DZ_HEAT: return hm_format_dz_heat(r, buf, cap);
+	case DZ_TEMP_FLOW: return hm_format_dz_temp(r, HM_NUM_TEMP_FLOW_C, buf, cap);
+	case DZ_TEMP_RETURN: return hm_format_dz_temp(r, HM_NUM_TEMP_RETURN_C, buf, cap);
 	default: return -ENODATA;
 	}
 }

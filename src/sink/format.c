@@ -150,6 +150,31 @@ int hm_format_dz_voltage(const struct hm_reading *r, int phase, char *buf, size_
 	return done(&b);
 }
 
+int hm_format_dz_heat(const struct hm_reading *r, char *buf, size_t cap)
+{
+	int64_t wh;
+	if (hm_reading_has_num(r, HM_NUM_HEAT_ENERGY_E1_MWH))
+		wh = get(r, HM_NUM_HEAT_ENERGY_E1_MWH, 6); /* MWh -> Wh, exact */
+	else if (hm_reading_has_num(r, HM_NUM_HEAT_ENERGY_E1_GJ))
+		wh = (get(r, HM_NUM_HEAT_ENERGY_E1_GJ, 9) + 1800) / 3600; /* GJ -> J -> Wh (3600 J), rounded */
+	else
+		return -ENODATA;
+	struct hm_strbuf b;
+	hm_strbuf_init(&b, buf, cap);
+	hm_strbuf_printf(&b, "%" PRId64 ";%" PRId64, get(r, HM_NUM_POWER_KW, 3), wh);
+	return done(&b);
+}
+
+int hm_format_dz_temp(const struct hm_reading *r, enum hm_num_field f, char *buf, size_t cap)
+{
+	if (!hm_reading_has_num(r, f))
+		return -ENODATA;
+	struct hm_strbuf b;
+	hm_strbuf_init(&b, buf, cap);
+	add_num(&b, r, f);
+	return done(&b);
+}
+
 int hm_format_dz_current(const struct hm_reading *r, char *buf, size_t cap)
 {
 	if (!hm_reading_has_num(r, HM_NUM_CURRENT_L1_A))

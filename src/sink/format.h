@@ -37,6 +37,12 @@ int hm_format_dz_p1(const struct hm_reading *r, char *buf, size_t cap);
 int hm_format_dz_power(const struct hm_reading *r, char *buf, size_t cap);
 int hm_format_dz_voltage(const struct hm_reading *r, int phase, char *buf, size_t cap); /* phase 1..3 */
 int hm_format_dz_current(const struct hm_reading *r, char *buf, size_t cap);
+/* KMP heat meters: an Electric (instant+counter) device as a heat meter,
+ * POWER;ENERGY in W;Wh from power_kw and heat_energy_e1_mwh (or _gj,
+ * rounded to the Wh); E1 is required, a missing power is 0. */
+int hm_format_dz_heat(const struct hm_reading *r, char *buf, size_t cap);
+/* Temperature device: TEMP (degrees C) from field f (temp_flow_c, temp_return_c). */
+int hm_format_dz_temp(const struct hm_reading *r, enum hm_num_field f, char *buf, size_t cap);
 
 /* {"idx":N,"nvalue":0,"svalue":"..."} for domoticz/in over MQTT. */
 int hm_format_dz_mqtt(int idx, const char *svalue, char *buf, size_t cap);

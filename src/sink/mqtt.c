@@ -50,6 +50,8 @@
 #define STOP_FLUSH_MS 2000 /* stop(): time allowed to send the last messages */
 #define NUM_WORDS     ((HM_NUM_COUNT + 63) / 64)
 
+_Static_assert(HM_HA_DERIVED_COUNT <= 32, "mq_meter.derived_seen is a uint32_t");
+
 struct mq_meter {
 	bool identified;               /* ident is known: discovery can be published */
 	char ident[HM_TEXT_MAX];       /* meter id (HA device identifier) */
@@ -58,6 +60,8 @@ struct mq_meter {
 	const char *manufacturer;      /* from the profile, or NULL */
 	uint64_t seen[NUM_WORDS];      /* fields this meter has sent */
 	uint64_t announced[NUM_WORDS]; /* fields with a config sent on this connection */
+	uint32_t derived_seen;         /* hm_ha_derived[] members the derived JSON has carried */
+	uint32_t derived_announced;    /* of those, configs sent on this connection */
 	bool online;                   /* the meter's source is delivering */
 	char name[HM_CONF_NAME];       /* [meter NAME] */
 	char state_topic[HM_QUEUE_TOPIC_MAX];
@@ -162,6 +166,7 @@ static void publish_discovery(struct mq *s, unsigned i)
 	    .state = mm->state_topic,
 	    .daemon_status = s->status_topic,
 	    .availability = mm->avail_topic,
+	    .derived = mm->derived_topic,
 	};
 	for (int f = 0; f < HM_NUM_COUNT; f++) {
 		uint64_t bit = UINT64_C(1) << (f % 64);
@@ -176,6 +181,20 @@ static void publish_discovery(struct mq *s, unsigned i)
 		}
 		if (publish(s, s->topic, s->payload, (size_t)pl, s->c->qos, true) == 0)
 			mm->announced[f / 64] |= bit;
+	}
+	for (unsigned k = 0; k < HM_HA_DERIVED_COUNT; k++) {
+		uint32_t bit = UINT32_C(1) << k;
+		if (!(mm->derived_seen & bit) || (mm->derived_announced & bit))
+			continue;
+		int tl = hm_ha_derived_topic(&t, &dev, k, s->topic, sizeof s->topic);
+		int pl = hm_ha_derived_payload(&t, &dev, k, s->payload, sizeof s->payload);
+		if (tl < 0 || pl < 0) {
+			hm_log_meter(LOG_ERR, dev.meter, "mqtt: discovery message for %s too long",
+			             hm_ha_derived[k].member);
+			continue;
+		}
+		if (publish(s, s->topic, s->payload, (size_t)pl, s->c->qos, true) == 0)
+			mm->derived_announced |= bit;
 	}
 }
 
@@ -214,6 +233,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 		/* a new connection may be a broker that lost its retained
 		 * messages: announce everything again */
 		memset(s->meter[i].announced, 0, sizeof s->meter[i].announced);
+		s->meter[i].derived_announced = 0;
 		publish_discovery(s, i);
 		publish_availability(s, i);
 	}
@@ -440,6 +460,7 @@ static bool learn(struct mq_meter *mm, const struct hm_reading *r)
 		snprintf(mm->ident, sizeof mm->ident, "%s", ident);
 		mm->identified = true;
 		memset(mm->announced, 0, sizeof mm->announced);
+		mm->derived_announced = 0;
 		news = true;
 	}
 	copy_text(mm->model, r, HM_TEXT_METER_MODEL);
@@ -506,6 +527,17 @@ static void mq_derived(struct mq *s, struct hm_meter *m)
 	struct hm_strbuf b;
 	if (!mm || m->derived_len <= 0)
 		return;
+	/* A figure gets its sensor once the JSON carries it: yesterday's
+	 * after the first midnight, export only from a meter that has it. */
+	uint32_t had = mm->derived_seen;
+	for (unsigned k = 0; k < HM_HA_DERIVED_COUNT; k++) {
+		char key[64];
+		snprintf(key, sizeof key, "\"%s\":", hm_ha_derived[k].member);
+		if (strstr(m->derived_json, key))
+			mm->derived_seen |= UINT32_C(1) << k;
+	}
+	if (mm->derived_seen != had && mm->identified)
+		publish_discovery(s, i); /* uses s->payload: before the message is built */
 	hm_strbuf_init(&b, s->payload, sizeof s->payload);
 	hm_strbuf_puts(&b, "{\"meter\":");
 	hm_strbuf_json(&b, m->conf->name);

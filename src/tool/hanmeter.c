@@ -39,6 +39,10 @@ enum {
 	OPT_STATS,
 	OPT_PACE,
 	OPT_FRAMING,
+	OPT_KMP,
+	OPT_REGISTERS,
+	OPT_KMP_TIMEOUT,
+	OPT_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +63,10 @@ static const struct option long_opts[] = {
     {"parity", required_argument, NULL, OPT_PARITY},
     {"list-ports", no_argument, NULL, OPT_LIST_PORTS},
     {"stats", no_argument, NULL, OPT_STATS},
+    {"kmp", no_argument, NULL, OPT_KMP},
+    {"registers", required_argument, NULL, OPT_REGISTERS},
+    {"kmp-timeout", required_argument, NULL, OPT_KMP_TIMEOUT},
+    {"interval", required_argument, NULL, OPT_INTERVAL},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -88,6 +96,11 @@ static void usage(FILE *out)
 	      "      --baud N          serial speed (2400)\n"
 	      "      --parity P        none, even or odd (even: 8E1)\n"
 	      "      --list-ports      list serial adapters and exit\n"
+	      "KMP heat meters (Kamstrup MULTICAL), polled on a serial port or tcp://:\n"
+	      "      --kmp             poll INPUT over KMP (then 1200 baud 8N2 by default)\n"
+	      "      --registers LIST  register ids, e.g. 60,68,74,80,86,87,89 (default as hanmeterd)\n"
+	      "      --kmp-timeout MS  wait for each answer (2000); 2 retries\n"
+	      "      --interval SEC    between rounds with -c N (10)\n"
 	      "decoding:\n"
 	      "      --key HEX         DLMS encryption key (32 hex digits)\n"
 	      "      --auth-key HEX    DLMS authentication key (32 hex digits)\n"
@@ -191,6 +204,11 @@ static void reading_out(struct hm_tool *t, const struct hm_reading *r)
 	hm_print_reading(t, r);
 	if (limit_reached(t))
 		hm_tool_stop = 1;
+}
+
+void hm_tool_reading(struct hm_tool *t, const struct hm_reading *r)
+{
+	reading_out(t, r);
 }
 
 /* -p: the A-XDR tree of a message.  Our own parse, so that a list no
@@ -386,8 +404,10 @@ int main(int argc, char **argv)
 	unsigned long v;
 	int c;
 
-	t->baud = 2400; /* IEC 62056-21 / NEK HAN: 2400 baud 8E1 */
-	t->parity = HM_SERIAL_PARITY_EVEN;
+	t->baud = 0; /* below: 2400 8E1 (NEK HAN), or 1200 8N2 with --kmp */
+	t->parity = (enum hm_serial_parity) - 1;
+	t->kmp_timeout_ms = 2000; /* 8 registers are ~110 bytes, 1 s at 1200 baud 8N2 */
+	t->kmp_interval_s = 10;
 	hm_decoder_init(&t->dec);
 	hm_hdlc_init(&t->hdlc);
 	hm_mbus_init(&t->mbus);
@@ -455,6 +475,22 @@ int main(int argc, char **argv)
 			else
 				return usage_error("--parity: '%s' is not none, even or odd", optarg);
 			break;
+		case OPT_KMP: t->kmp_poll = true; break;
+		case OPT_REGISTERS:
+			if (hm_tool_kmp_registers(t, optarg) < 0)
+				return usage_error("--registers: '%s' is not 1 to %d register ids (1..65535)", optarg,
+				                   HM_TOOL_KMP_REGS_MAX);
+			break;
+		case OPT_KMP_TIMEOUT:
+			if (parse_ulong(optarg, 60000, &v) < 0 || v < 50)
+				return usage_error("--kmp-timeout: '%s' is not 50..60000 ms", optarg);
+			t->kmp_timeout_ms = (unsigned)v;
+			break;
+		case OPT_INTERVAL:
+			if (parse_ulong(optarg, 86400, &v) < 0)
+				return usage_error("--interval: '%s' is not 0..86400 s", optarg);
+			t->kmp_interval_s = (unsigned)v;
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("hanmeter %s\n", HM_VERSION); return 0;
 		default: fputs("Try 'hanmeter --help'.\n", stderr); return 2;
@@ -462,6 +498,12 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return usage_error("one INPUT only (got '%s' too)", argv[optind + 1]);
+	if (!t->baud)
+		t->baud = t->kmp_poll ? 1200 : 2400; /* KMP optical eye : IEC 62056-21 / NEK HAN */
+	if ((int)t->parity == -1)
+		t->parity = t->kmp_poll ? HM_SERIAL_PARITY_NONE : HM_SERIAL_PARITY_EVEN;
+	if (t->n_kmp_regs && !t->kmp_poll)
+		return usage_error("--registers needs --kmp");
 	if (list_ports)
 		return hm_serial_list() < 0 ? 1 : 0;
 

@@ -361,7 +361,8 @@ int hm_input_run(struct hm_tool *t)
 	case HM_INPUT_SERIAL: {
 		char err[256];
 		errno = 0;
-		port = hm_serial_open(t->input, t->baud, t->parity, 1, &fd, err, sizeof err);
+		/* the KMP optical eye wants 2 stop bits */
+		port = hm_serial_open(t->input, t->baud, t->parity, t->kmp_poll ? 2 : 1, &fd, err, sizeof err);
 		if (!port) {
 			rc = errno ? -errno : -EIO;
 			fprintf(stderr, "hanmeter: %s: %s\n", t->input, err);
@@ -373,7 +374,12 @@ int hm_input_run(struct hm_tool *t)
 	}
 	t->live = !(fstat(fd, &st) == 0 && S_ISREG(st.st_mode));
 
-	rc = t->hex ? run_hex(t, fd) : run_bytes(t, fd);
+	if (t->kmp_poll && t->kind != HM_INPUT_SERIAL && t->kind != HM_INPUT_TCP) {
+		fprintf(stderr, "hanmeter: --kmp polls a serial port or tcp://HOST:PORT, not %s\n", t->input);
+		rc = -EINVAL;
+	} else {
+		rc = t->kmp_poll ? hm_tool_kmp_poll(t, fd) : t->hex ? run_hex(t, fd) : run_bytes(t, fd);
+	}
 
 	if (port)
 		hm_serial_close(port);

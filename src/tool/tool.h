@@ -32,6 +32,8 @@
 
 #include "common/serial.h"
 
+#define HM_TOOL_KMP_REGS_MAX 32 /* --registers: as hanmeterd's registers = */
+
 /* What kind of thing the INPUT argument names. */
 enum hm_input_kind {
 	HM_INPUT_STDIN,  /* "-" or no argument */
@@ -96,6 +98,12 @@ struct hm_tool {
 	struct hm_reading reading;  /* the current reading */
 	struct hm_apdu apdu;        /* the current message parsed for -p */
 	char json_buf[HM_JSON_MAX]; /* one JSON rendering */
+	/* --kmp: poll a KMP heat meter (poll.c) */
+	bool kmp_poll;                          /* --kmp */
+	uint16_t kmp_reg[HM_TOOL_KMP_REGS_MAX]; /* --registers */
+	unsigned n_kmp_regs;                    /* 0: the default list */
+	unsigned kmp_timeout_ms;                /* --kmp-timeout (2000) */
+	unsigned kmp_interval_s;                /* --interval (10): between rounds with -c */
 };
 
 /* Set by SIGINT/SIGTERM: stop reading, flush, print statistics. */
@@ -104,6 +112,12 @@ extern volatile sig_atomic_t hm_tool_stop;
 /* input.c: reads t->input to its end, handing every unit to hm_tool_unit().
  * Returns 0, or -errno after printing why to stderr. */
 int hm_input_run(struct hm_tool *t);
+/* poll.c: --kmp rounds on the open fd; 0 or -errno. */
+int hm_tool_kmp_poll(struct hm_tool *t, int fd);
+/* poll.c: parses --registers; 0 or -EINVAL. */
+int hm_tool_kmp_registers(struct hm_tool *t, const char *list);
+/* hanmeter.c: a reading to the printers (counted; --count stops). */
+void hm_tool_reading(struct hm_tool *t, const struct hm_reading *r);
 /* input.c: a regular file that starts with '#' and is text: hex text, as
  * every vector and -l log begins. */
 bool hm_input_looks_hex(const char *path);

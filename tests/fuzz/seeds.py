@@ -128,6 +128,15 @@ READING_SEEDS = {
     + bytes([2, 1, 0, 1, 8, 0, 255, 0]) + (5).to_bytes(8, "big") + bytes([0xFD, 30, 0]),
 }
 
+# The forms hexfile.h accepts, one per line (synthetic).
+HEX_FORMS = b"""# comment
+7e a0 2a 41 08 83
+0x7E,0xA0,0x2A
+0010: 7e a0 2a 41  |~.*A|
+00000000  7e a0 2a 41 08 83 13 04  |~.*A....|
+7E:A0:2A
+"""
+
 CONFIG_SEEDS = {
     "synthetic-minimal.conf": b"[meter han]\ndevice = /dev/ttyUSB0\n",
     "synthetic-full.conf": b"""# synthetic configuration for fuzzing
@@ -177,6 +186,7 @@ def main():
     out = Out(outdir)
     for name, data in READING_SEEDS.items():
         out.put("fuzz_reading", name, data)
+    out.put("fuzz_hexfile", "synthetic-forms", bytes([64, 2]) + HEX_FORMS)
     for name, data in CONFIG_SEEDS.items():
         out.put("fuzz_config", name, data)
     srcdir = os.environ.get("HM_SRCDIR", ".")
@@ -205,6 +215,8 @@ def main():
                 tele = f.read()
             out.put("fuzz_p1", stem, bytes([255, 1]) + tele)
             continue
+        with open(path, "rb") as f:
+            out.put("fuzz_hexfile", stem, bytes([255, 3]) + f.read())
         lines = hex_lines(path)
         if not lines:
             continue
@@ -228,6 +240,11 @@ def main():
         elif fmt.startswith("kmp"):
             for i, fr in enumerate(lines):
                 out.put("fuzz_kmp", "%s-%d" % (stem, i + 1), fr)
+            # fuzz_kmppoll: the ids the requests ask for, then every line as
+            # the stream (requests are the echo an optical head hears)
+            ids = b"".join(fr[4:6] for fr in lines if fr[:1] == b"\x80" and len(fr) >= 8 and fr[3] == 1)
+            if ids:
+                out.put("fuzz_kmppoll", stem, bytes([len(ids) // 2 - 1]) + ids + b"".join(lines))
         elif fmt.startswith("dlms-apdu") or fmt.startswith("dsmr-p1-encrypted"):
             apdus.extend(lines)
         for i, a in enumerate(apdus):

@@ -167,6 +167,23 @@ def make_certs(work):
 
 # ---- mosquitto ---------------------------------------------------------------
 
+def localhost_has_v6(port):
+    """True if "localhost" resolves to ::1 here and ::1 port is free to listen on."""
+    try:
+        addrs = {a[4][0] for a in socket.getaddrinfo("localhost", port, type=socket.SOCK_STREAM)}
+    except OSError:
+        return False
+    if "::1" not in addrs:
+        return False
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", port))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
 class Broker:
     """extra: more lines for the listener (TLS files, password_file);
     client_args: what mosquitto_pub/_sub then need (--cafile, -u, -P)."""
@@ -176,9 +193,16 @@ class Broker:
         self.client_args = list(client_args)
         self.conf = os.path.join(workdir, "mosquitto.conf")
         self.log = os.path.join(workdir, "mosquitto.log")
+        # Where "localhost" also means ::1 (nss-myhostname in a chroot without
+        # /etc/hosts, or a dual-stack hosts file), a broker reached by that
+        # name must answer there too, as a real dual-stack broker would: the
+        # TLS path connects by name and libmosquitto takes its first address.
+        per_listener = ("cafile", "capath", "certfile", "keyfile", "require_certificate")
+        tls = "".join(l + "\n" for l in extra.splitlines() if l.split(" ")[0] in per_listener)
+        v6 = "listener %d ::1\n%s" % (self.port, tls) if localhost_has_v6(self.port) else ""
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\n%spersistence false\n"
-                    "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n" % (self.port, extra))
+            f.write("listener %d 127.0.0.1\n%s%spersistence false\n"
+                    "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n" % (self.port, extra, v6))
         self.proc = None
 
     def start(self):
@@ -305,6 +329,16 @@ class Daemon:
         self.workdir = workdir
         self.conf = os.path.join(workdir, name + ".conf")
         self.log = os.path.join(workdir, name + ".log")
+        # derived state (hourly lists) in the work directory, never in
+        # /var/lib/hanmeterd: a [daemon] state_dir unless the test sets one
+        if "state_dir" not in config_text:
+            state_dir = os.path.join(workdir, name + ".state")
+            os.makedirs(state_dir, exist_ok=True)
+            line = "state_dir = %s\n" % state_dir
+            if config_text.startswith("[daemon]\n"):
+                config_text = "[daemon]\n" + line + config_text[len("[daemon]\n"):]
+            else:
+                config_text = "[daemon]\n" + line + "\n" + config_text
         with open(self.conf, "w") as f:
             f.write(config_text)
         os.chmod(self.conf, 0o600)
@@ -357,12 +391,13 @@ class Daemon:
 class Domoticz:
     """Answers /json.htm?type=command&param=udevice like Domoticz does.
 
-    Known devices: {idx: kind}; kinds "p1", "power", "voltage", "current".
+    Known devices: {idx: kind}; kinds "p1", "power", "voltage", "current",
+    "heat" (an Electric instant+counter device used for heat), "temp".
     Every request is recorded with a verdict: "" if Domoticz would take it,
     else why not.  Wrong credentials get 401, an unknown idx or a malformed
     svalue gets {"status":"ERR"} (as Domoticz answers)."""
 
-    SVALUE_FIELDS = {"p1": 6, "power": 2, "voltage": 1, "current": 3}
+    SVALUE_FIELDS = {"p1": 6, "power": 2, "voltage": 1, "current": 3, "heat": 2, "temp": 1}
 
     def __init__(self, devices, user="user", password="secret", tls=None):
         self.devices = devices
@@ -411,7 +446,7 @@ class Domoticz:
                 Decimal(p)
             except Exception:
                 return 200, "svalue part %r not a number" % p
-        if kind in ("p1", "power") and any(not p.lstrip("-").isdigit() for p in parts):
+        if kind in ("p1", "power", "heat") and any(not p.lstrip("-").isdigit() for p in parts):
             return 200, "%s svalue %r: counters and powers are integers" % (kind, one.get("svalue"))
         return 200, ""
 

@@ -11,6 +11,12 @@
  *   - a value template that tolerates a message lacking the field;
  *   - availability on both the daemon status and the meter's own topic.
  * Expected strings below are written by hand from those rules.
+ *
+ * Derived figures (derived.h) are sensors of the same device reading the
+ * derived topic; their classes follow HA's state class definitions: a total
+ * restarting each day/month is total_increasing, a past period (last hour,
+ * yesterday, last month) has no state class, the capacity mean is a power
+ * measurement, the step a plain number.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +36,7 @@ static const struct hm_ha_topics topics = {
     .state = "hanmeter/house/state",
     .daemon_status = "hanmeter/status",
     .availability = "hanmeter/house/availability",
+    .derived = "hanmeter/house/derived",
 };
 
 static const struct hm_ha_device dev = {
@@ -211,13 +218,100 @@ static void ident_preference(void **st)
 	assert_string_equal(hm_ha_ident(&r), "5706567271589419");
 }
 
+/* The derived sensors, written out by hand: member, unit, device_class,
+ * state_class ("" = absent).  Every member named here is one that
+ * hm_derived_json() documents in derived.h. */
+static const struct {
+	const char *member, *unit, *dc, *sc;
+} derived_want[] = {
+    {"energy_import_last_hour_kwh", "kWh", "energy", ""},
+    {"energy_export_last_hour_kwh", "kWh", "energy", ""},
+    {"last_hour_start", "", "timestamp", ""},
+    {"energy_import_today_kwh", "kWh", "energy", "total_increasing"},
+    {"energy_export_today_kwh", "kWh", "energy", "total_increasing"},
+    {"energy_import_month_kwh", "kWh", "energy", "total_increasing"},
+    {"energy_export_month_kwh", "kWh", "energy", "total_increasing"},
+    {"energy_import_yesterday_kwh", "kWh", "energy", ""},
+    {"energy_export_yesterday_kwh", "kWh", "energy", ""},
+    {"energy_import_last_month_kwh", "kWh", "energy", ""},
+    {"energy_export_last_month_kwh", "kWh", "energy", ""},
+    {"capacity_tariff_mean_kw", "kW", "power", "measurement"},
+    {"capacity_tariff_step", "", "", ""},
+    {"capacity_tariff_last_month_mean_kw", "kW", "power", ""},
+    {"capacity_tariff_last_month_step", "", "", ""},
+};
+
+static void opt_member(const char *payload, const char *name, const char *want, const char *what)
+{
+	char v[128], q[128];
+	if (!want[0]) {
+		if (member(payload, name, v, sizeof v))
+			fail_msg("%s: %s is %s, want none", what, name, v);
+		return;
+	}
+	snprintf(q, sizeof q, "\"%s\"", want);
+	if (!member(payload, name, v, sizeof v) || strcmp(v, q) != 0)
+		fail_msg("%s: %s is %s, want %s", what, name, member(payload, name, v, sizeof v) ? v : "absent", q);
+}
+
+static void derived_sensors(void **st)
+{
+	(void)st;
+	char topic[256], payload[2048], v[512], want[512];
+	assert_int_equal(HM_HA_DERIVED_COUNT, sizeof derived_want / sizeof derived_want[0]);
+	for (unsigned i = 0; i < HM_HA_DERIVED_COUNT; i++) {
+		const char *name = derived_want[i].member;
+		assert_string_equal(hm_ha_derived[i].member, name);
+		int tl = hm_ha_derived_topic(&topics, &dev, i, topic, sizeof topic);
+		int pl = hm_ha_derived_payload(&topics, &dev, i, payload, sizeof payload);
+		assert_int_equal(tl, (int)strlen(topic));
+		assert_int_equal(pl, (int)strlen(payload));
+		snprintf(want, sizeof want, "homeassistant/sensor/hanmeter_5706567271589419/%s/config", name);
+		assert_string_equal(topic, want);
+		if (!json_plausible(payload))
+			fail_msg("bad JSON for %s: %s", name, payload);
+		snprintf(want, sizeof want, "\"hanmeter_5706567271589419_%s\"", name);
+		assert_string_equal(member(payload, "unique_id", v, sizeof v), want);
+		assert_string_equal(member(payload, "state_topic", v, sizeof v), "\"hanmeter/house/derived\"");
+		snprintf(want, sizeof want, "\"{{ value_json.%s if value_json.%s is defined else '' }}\"", name, name);
+		assert_string_equal(member(payload, "value_template", v, sizeof v), want);
+		assert_non_null(member(payload, "name", v, sizeof v));
+		assert_string_equal(member(payload, "identifiers", v, sizeof v), "[\"hanmeter_5706567271589419\"]");
+		assert_string_equal(member(payload, "availability", v, sizeof v),
+		                    "[{\"topic\":\"hanmeter/status\"},{\"topic\":\"hanmeter/house/availability\"}]");
+		opt_member(payload, "unit_of_measurement", derived_want[i].unit, name);
+		opt_member(payload, "device_class", derived_want[i].dc, name);
+		opt_member(payload, "state_class", derived_want[i].sc, name);
+		assert_int_equal(hm_ha_derived_payload(&topics, &dev, i, payload, 100), -1);
+	}
+	/* out of range, or no derived topic: an error, not a sensor reading nothing */
+	assert_int_equal(hm_ha_derived_topic(&topics, &dev, HM_HA_DERIVED_COUNT, topic, sizeof topic), -1);
+	assert_int_equal(hm_ha_derived_payload(&topics, &dev, HM_HA_DERIVED_COUNT, payload, sizeof payload), -1);
+	struct hm_ha_topics t = topics;
+	t.derived = NULL;
+	assert_int_equal(hm_ha_derived_payload(&t, &dev, 0, payload, sizeof payload), -1);
+}
+
+/* Unique ids are "hanmeter_<ident>_<object>": a derived member named like
+ * a reading field would give two sensors one id, and one config topic. */
+static void derived_ids_distinct(void **st)
+{
+	(void)st;
+	for (unsigned i = 0; i < HM_HA_DERIVED_COUNT; i++) {
+		for (int f = 0; f < HM_NUM_COUNT; f++)
+			if (strcmp(hm_ha_derived[i].member, hm_num_info[f].name) == 0)
+				fail_msg("derived member %s is also a field name", hm_ha_derived[i].member);
+		for (unsigned k = 0; k < i; k++)
+			assert_string_not_equal(hm_ha_derived[i].member, hm_ha_derived[k].member);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(every_field),
-	    cmocka_unit_test(titles),
-	    cmocka_unit_test(awkward_ident),
-	    cmocka_unit_test(ident_preference),
+	    cmocka_unit_test(every_field),     cmocka_unit_test(titles),
+	    cmocka_unit_test(awkward_ident),   cmocka_unit_test(ident_preference),
+	    cmocka_unit_test(derived_sensors), cmocka_unit_test(derived_ids_distinct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

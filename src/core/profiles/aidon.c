@@ -20,7 +20,7 @@
 static const uint8_t list_version[] = {0, 2, 129, 255}; /* x.x.0.2.129.255, C..F */
 
 /* True if o is the OBIS code of the list version and v another make's. */
-static bool foreign_version(const struct hm_axdr_item *o, const struct hm_axdr_item *v)
+static inline bool foreign_version(const struct hm_axdr_item *o, const struct hm_axdr_item *v)
 {
 	return hm_profile_is_obis(o) && memcmp(o->data + 2, list_version, sizeof list_version) == 0 &&
 	       hm_profile_is_string(v) &&
@@ -82,7 +82,7 @@ static enum hm_err aidon_decode(const struct hm_apdu *a, struct hm_reading *r)
 			scaler = (int)ax->item[k + 1].ival;
 			unit = (uint8_t)ax->item[k + 2].ival;
 		}
-		err = hm_profile_put(r, ax->item[i + 1].data, &ax->item[v], scaler, unit);
+		err = hm_profile_put_inline(r, ax->item[i + 1].data, &ax->item[v], scaler, unit);
 		i = s->len == 3 ? k + 3 : k; /* hm_axdr_skip(ax, i), known from the shape just checked */
 	}
 	return err != HM_ERR_OK && foreign_list(ax) ? HM_ERR_NOT_MINE : err;

@@ -69,7 +69,7 @@ static const struct pos list_1 = W(ACTIVE_POWER_IMPORT_W);
 /* clang-format on */
 #define LEN(a) (sizeof(a) / sizeof(a)[0])
 
-static enum hm_err put_at(struct hm_reading *r, const struct pos *p, const struct hm_axdr_item *v)
+static inline enum hm_err put_at(struct hm_reading *r, const struct pos *p, const struct hm_axdr_item *v)
 {
 	r->items++;
 	if (p->what < 0)

@@ -24,23 +24,6 @@
 #define KAMSTRUP_PREFIX  "Kamstrup" /* list version "Kamstrup_V0001" */
 #define TYPE_COUNTRY_POS 11         /* 0-based position of the country digit in the type number */
 
-struct kam_ctx {
-	bool norway; /* energy in 0.01 kWh rather than Wh */
-};
-
-static void kamstrup_scale(int f, int *scaler, uint8_t *unit, void *vctx)
-{
-	const struct kam_ctx *ctx = vctx;
-	*unit = hm_profile_field_unit(f);
-	switch (*unit) {
-	case HM_UNIT_A: *scaler = -2; break;     /* 0.01 A */
-	case HM_UNIT_COUNT: *scaler = -2; break; /* power factor 0.01 */
-	case HM_UNIT_WH:
-	case HM_UNIT_VARH: *scaler = ctx->norway ? 1 : 0; break; /* 10 Wh = 0.01 kWh, or Wh */
-	default: *scaler = 0; break;                             /* W, var, V */
-	}
-}
-
 /* Finds the type number and applies the rule above. */
 static bool is_norwegian(const struct hm_axdr *ax)
 {
@@ -52,6 +35,29 @@ static bool is_norwegian(const struct hm_axdr *ax)
 			       (v->data[TYPE_COUNTRY_POS] == '2' || v->data[TYPE_COUNTRY_POS] == '3');
 	}
 	return false;
+}
+
+struct kam_ctx {
+	const struct hm_axdr *ax;
+	int norway; /* energy in 0.01 kWh rather than Wh; -1: not looked up yet */
+};
+
+static void kamstrup_scale(int f, int *scaler, uint8_t *unit, struct kam_ctx *ctx)
+{
+	*unit = hm_profile_field_unit(f);
+	switch (*unit) {
+	case HM_UNIT_A: *scaler = -2; break;     /* 0.01 A */
+	case HM_UNIT_COUNT: *scaler = -2; break; /* power factor 0.01 */
+	case HM_UNIT_WH:
+	case HM_UNIT_VARH:
+		/* Only lists with energies (hourly) need the country: looked up
+		 * at the first one, once per list. */
+		if (ctx->norway < 0)
+			ctx->norway = is_norwegian(ctx->ax);
+		*scaler = ctx->norway ? 1 : 0; /* 10 Wh = 0.01 kWh, or Wh */
+		break;
+	default: *scaler = 0; break; /* W, var, V */
+	}
 }
 
 static enum hm_err kamstrup_decode(const struct hm_apdu *a, struct hm_reading *r)
@@ -68,7 +74,7 @@ static enum hm_err kamstrup_decode(const struct hm_apdu *a, struct hm_reading *r
 	r->items++;
 
 	/* Pairs, with null-data standing in for absent OBIS codes and values. */
-	struct kam_ctx ctx = {.norway = is_norwegian(ax)};
+	struct kam_ctx ctx = {.ax = ax, .norway = -1};
 	for (unsigned i = 2; i < ax->n; i++) {
 		const struct hm_axdr_item *o = &ax->item[i];
 		if (o->tag == HM_AXDR_NULL)
@@ -81,6 +87,14 @@ static enum hm_err kamstrup_decode(const struct hm_apdu *a, struct hm_reading *r
 		int f = o->data[0] == 1 ? hm_num_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
 		if (f >= 0)
 			kamstrup_scale(f, &scaler, &unit, &ctx);
+		if (f >= 0 && o->data[5] == 0xFF && hm_profile_is_int(v)) {
+			/* What hm_profile_put_field does with an integer for a field
+			 * in the field's own unit (kamstrup_scale's scalers are all
+			 * within HM_SCALER_MAX), without looking the unit up again. */
+			r->items++;
+			hm_reading_set_num(r, f, v->ival, scaler + hm_profile_unit_shift(unit));
+			continue;
+		}
 		/* f as hm_profile_obis_field() has it (F = 255 too), not looked up again */
 		enum hm_err err = hm_profile_put_field(r, o->data, o->data[5] == 0xFF ? f : -1, v, scaler, unit);
 		if (err != HM_ERR_OK)

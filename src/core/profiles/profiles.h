@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "hanmeter/profile.h"
 
@@ -28,8 +29,40 @@ enum hm_dlms_unit {
 	HM_UNIT_COUNT = 255, /* "count": dimensionless (power factor) */
 };
 
-/* The DLMS unit code matching field f's unit ("W" -> 27, "kWh" -> 30 (Wh)). */
-uint8_t hm_profile_field_unit(enum hm_num_field f);
+/* The DLMS unit code of a unit string of HM_NUM_FIELDS. */
+static inline uint8_t hm_profile_unit_code(const char *u)
+{
+	return strcmp(u, "W") == 0       ? HM_UNIT_W
+	       : strcmp(u, "var") == 0   ? HM_UNIT_VAR
+	       : strcmp(u, "kWh") == 0   ? HM_UNIT_WH
+	       : strcmp(u, "kvarh") == 0 ? HM_UNIT_VARH
+	       : strcmp(u, "A") == 0     ? HM_UNIT_A
+	       : strcmp(u, "V") == 0     ? HM_UNIT_V
+	       : strcmp(u, "") == 0      ? HM_UNIT_COUNT /* dimensionless (power factor) */
+	                                 : HM_UNIT_NONE;
+}
+
+/* The DLMS unit code matching field f's unit ("W" -> 27, "kWh" -> 30 (Wh)).
+ * One case per field with its unit string as written in HM_NUM_FIELDS: the
+ * compiler folds each strcmp of two literals, so with optimisation this is
+ * a table lookup, and the strings stay the one source of truth.  Inline:
+ * it runs for every value, from every profile. */
+static inline uint8_t hm_profile_field_unit(enum hm_num_field f)
+{
+	switch (f) {
+#define HM_NF_UNIT(id, nm, un, ...) \
+	case HM_NUM_##id: return hm_profile_unit_code(un);
+		HM_NUM_FIELDS(HM_NF_UNIT)
+#undef HM_NF_UNIT
+	default: return HM_UNIT_NONE;
+	}
+}
+
+/* Exponent that turns the DLMS unit into the field's unit (Wh -> kWh: -3). */
+static inline int hm_profile_unit_shift(uint8_t unit)
+{
+	return unit == HM_UNIT_WH || unit == HM_UNIT_VARH ? -3 : 0;
+}
 
 /* The item tests below run for every item of every list, from every
  * profile: inline, so that a check is a compare and not a call. */
@@ -81,6 +114,25 @@ int hm_profile_obis_field(const uint8_t obis[6]);
  * already (to choose a scaling), so that it is not looked up twice. */
 enum hm_err hm_profile_put_field(struct hm_reading *r, const uint8_t obis[6], int f, const struct hm_axdr_item *v,
                                  int scaler, uint8_t unit);
+
+/* hm_profile_put with its common case inline: an integer for a named
+ * numeric field, in the field's unit (or none given), scaler in range.  That
+ * case is exactly what hm_profile_put does with it (count the item, set the
+ * number); everything else (null-data, text, extras, errors) goes to it. */
+static inline enum hm_err hm_profile_put_inline(struct hm_reading *r, const uint8_t obis[6],
+                                                const struct hm_axdr_item *v, int scaler, uint8_t unit)
+{
+	int f = obis[0] == 1 && obis[5] == 0xFF ? hm_num_field_by_obis(obis[2], obis[3], obis[4]) : -1;
+	if (f >= 0 && hm_profile_is_int(v) && scaler >= -HM_SCALER_MAX && scaler <= HM_SCALER_MAX) {
+		uint8_t want = hm_profile_field_unit(f);
+		if (unit == HM_UNIT_NONE || unit == want) {
+			r->items++;
+			hm_reading_set_num(r, f, v->ival, scaler + hm_profile_unit_shift(want));
+			return HM_ERR_OK;
+		}
+	}
+	return hm_profile_put_field(r, obis, f, v, scaler, unit);
+}
 
 /* Sets numeric field f from an integer item with the given scaler and unit. */
 enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const struct hm_axdr_item *v, int scaler,
