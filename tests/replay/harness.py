@@ -335,8 +335,10 @@ class Daemon:
             state_dir = os.path.join(workdir, name + ".state")
             os.makedirs(state_dir, exist_ok=True)
             line = "state_dir = %s\n" % state_dir
-            if config_text.startswith("[daemon]\n"):
-                config_text = "[daemon]\n" + line + config_text[len("[daemon]\n"):]
+            at = config_text.find("[daemon]\n")  # mqtt_in.test's text starts with a newline
+            if at >= 0 and (at == 0 or config_text[at - 1] == "\n"):
+                at += len("[daemon]\n")
+                config_text = config_text[:at] + line + config_text[at:]
             else:
                 config_text = "[daemon]\n" + line + "\n" + config_text
         with open(self.conf, "w") as f:
