@@ -43,7 +43,7 @@ OPTFLAGS := -O2 -g
 endif
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla
-CPPFLAGS += -Iinclude -D_GNU_SOURCE -DHM_VERSION='"$(VERSION)"'
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DHM_VERSION='"$(VERSION)"'
 CFLAGS   ?=
 CFLAGS   += -std=c11 $(WARN) $(OPTFLAGS)
 LDFLAGS  += $(filter -fsanitize=%,$(OPTFLAGS))
@@ -126,7 +126,8 @@ deps:
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q || \
+			echo "deps: apt-get update reported errors; trying the install anyway"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	else echo "deps: all $(words $(DEB_PKGS)) packages present"; fi
 
@@ -165,7 +166,7 @@ install: all
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(UDEVDIR)
 	install -m 755 $(O)/hanmeterd $(DESTDIR)$(SBINDIR)/hanmeterd
 	install -m 755 $(O)/hanmeter $(O)/hanmeter-sim $(DESTDIR)$(BINDIR)/
-	install -m 644 man/hanmeter.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/hanmeter.1 man/hanmeter-sim.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/hanmeterd.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 man/hanmeterd.8 $(DESTDIR)$(MANDIR)/man8/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/hanmeterd.conf ] || install -m 640 etc/hanmeterd.conf $(DESTDIR)$(SYSCONFDIR)/hanmeterd.conf

@@ -43,11 +43,11 @@ enum hm_axdr_tag {
 };
 
 struct hm_axdr_item {
-	uint8_t tag;   /* enum hm_axdr_tag */
-	uint8_t depth; /* 0 = top level */
-	uint16_t len;  /* array/structure: element count; strings and dates: bytes at data */
+	uint8_t tag;         /* enum hm_axdr_tag */
+	uint8_t depth;       /* 0 = top level */
+	uint16_t len;        /* array/structure: element count; strings and dates: bytes at data */
 	const uint8_t *data; /* content bytes (strings, dates, floats); NULL for containers */
-	int64_t ival;  /* integers, boolean, enum: the value (uint64 above INT64_MAX saturates) */
+	int64_t ival;        /* integers, boolean, enum: the value (uint64 above INT64_MAX saturates) */
 };
 
 struct hm_axdr {

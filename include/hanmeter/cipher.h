@@ -73,13 +73,18 @@ enum hm_err hm_cipher_parse(struct hm_cipher_hdr *h, const uint8_t *p, size_t le
 /*
  * Deciphers h into out (cap bytes; out may not overlap the input).
  * key: the 16-byte encryption key, NULL if none is configured.
- * ak:  the 16-byte authentication key; needed when SC & 0x10.
+ * ak:  the 16-byte authentication key, or NULL.  With it, an authenticated
+ *      frame's tag is checked and a frame without a tag is refused
+ *      (HM_ERR_AUTH_FAILED: nobody can switch the check off by clearing SC
+ *      bit 0x10).  Without it, an authenticated frame is deciphered unchecked
+ *      (some grid companies hand out only the EK) and its plaintext must look
+ *      like a meter's message, as for encryption-only frames.
  * c:   an opened context, or NULL for a temporary one.
  * Returns HM_ERR_OK with *out_len set, or:
- *   HM_ERR_NO_KEY          the frame is encrypted (or authenticated) and key
- *                          (or ak) is NULL;
+ *   HM_ERR_NO_KEY          the frame is encrypted (or its tag is to be
+ *                          checked) and key is NULL;
  *   HM_ERR_AUTH_FAILED     the GCM tag does not match (wrong EK or AK);
- *   HM_ERR_DECRYPT_FAILED  encryption only, and the plaintext does not start
+ *   HM_ERR_DECRYPT_FAILED  no tag checked, and the plaintext does not start
  *                          like anything a meter sends (hm_cipher_plausible);
  *   HM_ERR_OVERSIZE        cap is too small;
  *   HM_ERR_BAD_FORMAT      libcrypto failed (out of memory).

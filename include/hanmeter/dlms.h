@@ -17,16 +17,16 @@
 #include "hanmeter/axdr.h"
 #include "hanmeter/error.h"
 
-#define HM_DLMS_DATA_NOTIFICATION 0x0F
+#define HM_DLMS_DATA_NOTIFICATION     0x0F
 #define HM_DLMS_GENERAL_GLO_CIPHERING 0xDB
 
 struct hm_apdu {
-	uint32_t invoke_id;     /* long-invoke-id-and-priority */
-	bool has_time;          /* the header carried a date-time */
-	uint8_t time[12];       /* that date-time (COSEM date-time, 12 bytes) */
-	const uint8_t *body;    /* notification-body bytes */
-	size_t body_len;        /* bytes at body */
-	struct hm_axdr ax;      /* the body, flattened */
+	uint32_t invoke_id;  /* long-invoke-id-and-priority */
+	bool has_time;       /* the header carried a date-time */
+	uint8_t time[12];    /* that date-time (COSEM date-time, 12 bytes) */
+	const uint8_t *body; /* notification-body bytes */
+	size_t body_len;     /* bytes at body */
+	struct hm_axdr ax;   /* the body, flattened */
 };
 
 /* Parses a data-notification (LLC optional).  HM_ERR_NOT_MINE if it is not

@@ -9,6 +9,7 @@
 #ifndef HANMETER_ERROR_H
 #define HANMETER_ERROR_H
 
+/* clang-format off */
 #define HM_ERRORS(X)                                                           \
 	X(OK, "ok")                     /* no error */                         \
 	X(NOT_MINE, "not_mine")         /* not a frame/list this decoder takes */ \
@@ -26,12 +27,13 @@
 	X(NO_KEY, "no_key")             /* encrypted and no key configured */  \
 	X(AUTH_FAILED, "auth_failed")   /* GCM tag wrong: check auth_key */    \
 	X(DECRYPT_FAILED, "decrypt_failed") /* plaintext is no APDU: check key */
+/* clang-format on */
 
 enum hm_err {
 #define HM_ERR_ENUM(id, str) HM_ERR_##id,
 	HM_ERRORS(HM_ERR_ENUM)
 #undef HM_ERR_ENUM
-	HM_ERR_COUNT
+	    HM_ERR_COUNT
 };
 
 /* The stable name of an error ("fcs_mismatch"); "unknown" if out of range. */

@@ -21,6 +21,7 @@
  * OBIS is A-B:C.D.E.F with A=1 (electricity); C.D.E identify the quantity.
  * device_class/state_class are Home Assistant's (NULL: none).
  */
+/* clang-format off */
 #define HM_NUM_FIELDS(X)                                                                                   \
 	X(ACTIVE_POWER_IMPORT_W, "active_power_import_w", "W", 1, 7, 0, "power", "measurement")              \
 	X(ACTIVE_POWER_EXPORT_W, "active_power_export_w", "W", 2, 7, 0, "power", "measurement")              \
@@ -80,8 +81,10 @@
 	X(MBUS_2_VALUE, "mbus_2_value", "", 255, 24, 2, NULL, "total_increasing")                             \
 	X(MBUS_3_VALUE, "mbus_3_value", "", 255, 24, 3, NULL, "total_increasing")                             \
 	X(MBUS_4_VALUE, "mbus_4_value", "", 255, 24, 4, NULL, "total_increasing")
+/* clang-format on */
 
 /* Text fields: identity strings and clocks, stored formatted.  X(ID, name) */
+/* clang-format off */
 #define HM_TEXT_FIELDS(X)                                                      \
 	X(LIST_VERSION, "list_version")       /* x.x.0.2.129.255 */             \
 	X(METER_ID, "meter_id")               /* 0.0.96.1.0.255 (GS1) */        \
@@ -100,28 +103,29 @@
 	X(MBUS_2_UNIT, "mbus_2_unit")                                          \
 	X(MBUS_3_UNIT, "mbus_3_unit")                                          \
 	X(MBUS_4_UNIT, "mbus_4_unit")
+/* clang-format on */
 
 enum hm_num_field {
 #define HM_NF_ENUM(id, ...) HM_NUM_##id,
 	HM_NUM_FIELDS(HM_NF_ENUM)
 #undef HM_NF_ENUM
-	HM_NUM_COUNT
+	    HM_NUM_COUNT
 };
 
 enum hm_text_field {
 #define HM_TF_ENUM(id, ...) HM_TEXT_##id,
 	HM_TEXT_FIELDS(HM_TF_ENUM)
 #undef HM_TF_ENUM
-	HM_TEXT_COUNT
+	    HM_TEXT_COUNT
 };
 
 /* Metadata of a numeric field (the table behind HM_NUM_FIELDS). */
 struct hm_num_info {
-	const char *name;         /* "active_power_import_w" */
-	const char *unit;         /* "W", "kWh", "" (dimensionless) */
+	const char *name;               /* "active_power_import_w" */
+	const char *unit;               /* "W", "kWh", "" (dimensionless) */
 	uint8_t obis_c, obis_d, obis_e; /* OBIS C.D.E */
-	const char *device_class; /* Home Assistant device_class, or NULL */
-	const char *state_class;  /* Home Assistant state_class, or NULL */
+	const char *device_class;       /* Home Assistant device_class, or NULL */
+	const char *state_class;        /* Home Assistant state_class, or NULL */
 };
 
 extern const struct hm_num_info hm_num_info[HM_NUM_COUNT];

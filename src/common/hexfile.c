@@ -19,8 +19,8 @@ static int hexval(int c)
 }
 
 /* One line [p, end): appends its bytes; 0 or -1 with err. */
-static int parse_line(const char *p, const char *end, unsigned lineno, uint8_t *out, size_t cap, size_t *len,
-		      char *err, size_t errlen)
+static int parse_line(const char *p, const char *end, unsigned lineno, uint8_t *out, size_t cap, size_t *len, char *err,
+                      size_t errlen)
 {
 	int hi = -1;
 	while (p < end) {
@@ -69,7 +69,7 @@ static int parse_line(const char *p, const char *end, unsigned lineno, uint8_t *
 }
 
 int hm_hex_parse(const char *text, size_t n, uint8_t *out, size_t cap, size_t *out_len, struct hm_hexline *lines,
-		 size_t max_lines, size_t *n_lines, char *err, size_t errlen)
+                 size_t max_lines, size_t *n_lines, char *err, size_t errlen)
 {
 	const char *p = text, *end = text + n;
 	unsigned lineno = 0;

@@ -26,6 +26,6 @@ struct hm_hexline {
  * max_lines are parsed but not recorded); *out_len is the total byte count.
  */
 int hm_hex_parse(const char *text, size_t n, uint8_t *out, size_t cap, size_t *out_len, struct hm_hexline *lines,
-		 size_t max_lines, size_t *n_lines, char *err, size_t errlen);
+                 size_t max_lines, size_t *n_lines, char *err, size_t errlen);
 
 #endif

@@ -42,13 +42,21 @@ static enum hm_err run_profiles(struct hm_decoder *d, struct hm_reading *r)
 	/* The last match first (a meter keeps its make), but a fallback never
 	 * goes before the specific profiles it would shadow. */
 	const struct hm_profile *first = d->last && !d->last->fallback ? d->last : NULL;
-	for (int i = -1; i < 0 || hm_profiles[i]; i++) {
-		p = i < 0 ? first : hm_profiles[i];
-		if (!p || (i >= 0 && p == first))
+	if (first) {
+		err = first->decode(&d->apdu, r);
+		if (err != HM_ERR_NOT_MINE) {
+			if (err == HM_ERR_OK)
+				r->profile = first->name;
+			return err;
+		}
+		hm_reading_clear(r); /* a profile that is not the list's owner leaves nothing behind */
+	}
+	for (int i = 0; (p = hm_profiles[i]) != NULL; i++) {
+		if (p == first)
 			continue;
 		err = p->decode(&d->apdu, r);
 		if (err == HM_ERR_NOT_MINE) {
-			hm_reading_clear(r); /* a profile that is not the list's owner leaves nothing behind */
+			hm_reading_clear(r);
 			continue;
 		}
 		if (err == HM_ERR_OK) {

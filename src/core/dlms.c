@@ -98,7 +98,8 @@ int hm_dlms_datetime_format(const uint8_t dt[12], char *buf, size_t cap)
 	unsigned udev = (unsigned)dt[9] << 8 | dt[10];
 
 	/* 0xFFFF / 0xFF mean "not specified"; a reading time must have them all. */
-	if (year == 0xFFFF || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 59)
+	if (year == 0xFFFF || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
+	    sec > 59)
 		return -1;
 	bool has_off = udev != DEV_UNSPECIFIED;
 	int dev = udev >= 0x8000 ? (int)udev - 0x10000 : (int)udev; /* signed minutes */
@@ -109,9 +110,11 @@ int hm_dlms_datetime_format(const uint8_t dt[12], char *buf, size_t cap)
 		return -1;
 
 	char *o = buf;
-	if (year > 9999)
+	if (year > 9999) {
 		*o++ = (char)('0' + year / 10000);
-	o = two(o, year / 100 % 100);
+		year %= 10000;
+	}
+	o = two(o, year / 100);
 	o = two(o, year % 100);
 	*o++ = '-';
 	o = two(o, month);

@@ -130,11 +130,18 @@ bool hm_reading_has_text(const struct hm_reading *r, enum hm_text_field f)
 
 bool hm_reading_add_extra(struct hm_reading *r, const struct hm_extra *x)
 {
-	if (r->n_extra >= HM_EXTRA_MAX) {
+	/* A list that names one OBIS code twice: the later value replaces the
+	 * earlier, as for named fields, so every JSON member stays unique. */
+	struct hm_extra *d = NULL;
+	for (unsigned i = 0; i < r->n_extra && !d; i++)
+		if (memcmp(r->extra[i].obis, x->obis, sizeof x->obis) == 0)
+			d = &r->extra[i];
+	if (!d && r->n_extra >= HM_EXTRA_MAX) {
 		r->extra_dropped++;
 		return false;
 	}
-	struct hm_extra *d = &r->extra[r->n_extra++];
+	if (!d)
+		d = &r->extra[r->n_extra++];
 	*d = *x;
 	if (d->is_text) { /* keep the invariant: NUL-terminated and printable */
 		const char *end = memchr(x->text, 0, sizeof x->text);
@@ -143,12 +150,29 @@ bool hm_reading_add_extra(struct hm_reading *r, const struct hm_extra *x)
 	return true;
 }
 
-/* A switch generated from the field table: the compiler turns it into a
- * jump table or a binary search (every value goes through here), and a
- * duplicate OBIS code in HM_NUM_FIELDS fails to compile. */
+/* Every value of every list is looked up here, so the common codes take a
+ * table: nearly every field is C.7.0 (instantaneous) or C.8.0 (total), and
+ * fast[] holds field + 1 (0: none) at C for C.7.0 and at 256 + C for C.8.0.
+ * A field with another D.E gets a slot of its own past those two rows, so
+ * that every designated index below is distinct (a duplicate OBIS code in
+ * HM_NUM_FIELDS fails to compile: -Woverride-init, and the switch's
+ * duplicate case); those fields, and the codes no field has, are found by
+ * the switch generated from the same table. */
+#define FAST_ROW 256 /* one row per D (7, 8), indexed by C */
+#define FAST_SLOT(id, c, d, e) \
+	((e) == 0 && (d) == 7 ? (c) : (e) == 0 && (d) == 8 ? FAST_ROW + (c) : 2 * FAST_ROW + HM_NUM_##id)
+_Static_assert(HM_NUM_COUNT < INT8_MAX, "fast[] holds field + 1 in an int8_t");
+static const int8_t fast[2 * FAST_ROW + HM_NUM_COUNT] = {
+#define HM_NF_FAST(id, nm, un, oc, od, oe, dc, sc) [FAST_SLOT(id, oc, od, oe)] = HM_NUM_##id + 1,
+    HM_NUM_FIELDS(HM_NF_FAST)
+#undef HM_NF_FAST
+};
+
 #define OBIS_KEY(c, d, e) ((uint32_t)(c) << 16 | (uint32_t)(d) << 8 | (uint32_t)(e))
 int hm_num_field_by_obis(uint8_t c, uint8_t d, uint8_t e)
 {
+	if (e == 0 && (d == 7 || d == 8))
+		return fast[(d - 7) * FAST_ROW + c] - 1;
 	switch (OBIS_KEY(c, d, e)) {
 #define HM_NF_CASE(id, nm, un, oc, od, oe, dc, sc) \
 	case OBIS_KEY(oc, od, oe): return HM_NUM_##id;

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "state.h"
+#include "common/fdio.h"
 
 #define SUFFIX     ".derived"
 #define TMP_SUFFIX ".derived.tmp"
@@ -39,21 +40,6 @@ static int build(char *buf, size_t cap, const char *dir, const char *pre, const 
 int hm_state_path(char *buf, size_t cap, const char *dir, const char *meter)
 {
 	return build(buf, cap, dir, "", meter, SUFFIX);
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static int fsync_dir(const char *dir)
@@ -89,7 +75,7 @@ int hm_state_save(const char *dir, const char *meter, const struct hm_derived *d
 		goto fail;
 	}
 	step = "write";
-	rc = write_all(fd, text, (size_t)n);
+	rc = hm_write_all(fd, text, (size_t)n);
 	if (rc == 0 && fsync(fd) < 0) {
 		step = "fsync";
 		rc = -errno;

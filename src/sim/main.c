@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "common/fdio.h"
 
 #define INFO_MAX         2048           /* our longest list (Kamstrup hourly, 3-phase) is ~310 bytes */
 #define WIRE_MAX         8192           /* garbage + the frames of one list, even at the smallest --max-frame */
@@ -520,28 +521,13 @@ static bool stream_has_room(const struct stream *s)
 	return any; /* nobody listening: wait for a reader rather than race ahead */
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* ---- one list ------------------------------------------------------------ */
 
 /* Hands bytes of stream s to its readers: stdout (blocking), or each pty or
  * TCP reader's buffer; a reader without room for all of them loses them. */
 static int out_flush(void)
 {
-	int rc = write_all(STDOUT_FILENO, out_buf, out_len);
+	int rc = hm_write_all(STDOUT_FILENO, out_buf, out_len);
 	out_len = 0;
 	return rc;
 }
@@ -549,7 +535,7 @@ static int out_flush(void)
 static int deliver(struct stream *s, const uint8_t *p, size_t len)
 {
 	if (opt.out == OUT_STDOUT && opt.speed > 0)
-		return write_all(STDOUT_FILENO, p, len);
+		return hm_write_all(STDOUT_FILENO, p, len);
 	if (opt.out == OUT_STDOUT) {
 		int rc = sizeof out_buf - out_len < len ? out_flush() : 0;
 		memcpy(out_buf + out_len, p, len);

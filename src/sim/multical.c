@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "common/fdio.h"
 
 #define KMP_REQ      0x80 /* start byte, to the meter */
 #define KMP_ANS      0x40 /* start byte, from the meter */
@@ -179,25 +180,6 @@ static bool must_stuff(uint8_t b)
 	return b == 0x06 || b == KMP_STOP || b == KMP_ESC || b == KMP_ANS || b == KMP_REQ;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN) {
-			struct pollfd pf = {.fd = fd, .events = POLLOUT};
-			poll(&pf, 1, 1000);
-			continue;
-		}
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Sends 40 <addr cid data crc, stuffed> 0D; bad: the CRC's low byte flipped. */
 static void send_answer(int fd, uint8_t cid, const uint8_t *data, size_t n, bool bad)
 {
@@ -220,7 +202,7 @@ static void send_answer(int fd, uint8_t cid, const uint8_t *data, size_t n, bool
 		}
 	}
 	out[ol++] = KMP_STOP;
-	if (write_all(fd, out, ol) == 0)
+	if (hm_write_all(fd, out, ol) == 0)
 		g.answers++;
 }
 
@@ -572,7 +554,7 @@ int sim_multical_main(int argc, char **argv)
 			continue;
 		}
 		if (g.echo)
-			write_all(pf.fd, buf, (size_t)n);
+			hm_write_all(pf.fd, buf, (size_t)n);
 		take(pf.fd, buf, (size_t)n);
 	}
 	if (g.link)

@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 			}
 		}
-		char t[32];
+		char t[64]; /* gcc -O2 -Wformat-truncation sizes every %d at 11 characters */
 		snprintf(t, sizeof t, "%04d-%02d-%02dT%02d:%02d:07", y, mo, dd, (int)h, p[3] & 2 ? 30 : 0);
 		struct hm_num imp = {reg_wh, -3}, exp = {0, 0};
 		enum hm_derived_event ev = hm_derived_feed(&d, t, imp, &exp, NULL);

@@ -19,6 +19,7 @@ Python 3 standard library only.
 import base64
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -335,10 +336,11 @@ class Daemon:
             state_dir = os.path.join(workdir, name + ".state")
             os.makedirs(state_dir, exist_ok=True)
             line = "state_dir = %s\n" % state_dir
-            at = config_text.find("[daemon]\n")  # mqtt_in.test's text starts with a newline
-            if at >= 0 and (at == 0 or config_text[at - 1] == "\n"):
-                at += len("[daemon]\n")
-                config_text = config_text[:at] + line + config_text[at:]
+            # into the test's own [daemon] section if it has one (a second
+            # [daemon] would be a duplicate section, exit 78)
+            m = re.search(r"^\[daemon\][ \t]*\n", config_text, re.M)
+            if m:
+                config_text = config_text[:m.end()] + line + config_text[m.end():]
             else:
                 config_text = "[daemon]\n" + line + "\n" + config_text
         with open(self.conf, "w") as f:

@@ -329,6 +329,63 @@ static void bad_files(void **state)
 	}
 }
 
+/* The protocols block (int1): protocol, mqtt_topic / mqtt_broker, baud and
+ * parity = auto.  Expected values are the ones written in each file or the
+ * defaults documented in hanmeterd.conf(5). */
+static void protocols(void **state)
+{
+	(void)state;
+	const struct hm_meter_conf *m;
+
+	assert_int_equal(load("[meter a]\nmqtt_topic = t/a,t/b\n[mqtt]\nport = 1884\n"), 0);
+	m = &conf.meter[0];
+	assert_string_equal(m->mqtt_topic, "t/a,t/b");
+	assert_string_equal(m->mqtt_host, "127.0.0.1"); /* [mqtt]'s */
+	assert_int_equal(m->mqtt_port, 1884);
+	assert_true(m->mqtt_same_broker);
+	assert_int_equal(m->protocol, HM_PROTO_AUTO);
+
+	assert_int_equal(load("[meter a]\nmqtt_topic = t\nmqtt_broker = 10.0.0.2:1883\n[mqtt]\n"), 0);
+	assert_string_equal(conf.meter[0].mqtt_host, "10.0.0.2");
+	assert_false(conf.meter[0].mqtt_same_broker);
+
+	assert_int_equal(load("[meter a]\nmqtt_topic = t\n"), 0); /* no [mqtt]: the usual local broker */
+	assert_string_equal(conf.meter[0].mqtt_host, "127.0.0.1");
+	assert_int_equal(conf.meter[0].mqtt_port, 1883);
+	assert_false(conf.meter[0].mqtt_same_broker);
+
+	assert_int_equal(load("[meter a]\nmqtt_topic = t\n[mqtt]\ntls = yes\n"), 0);
+	assert_int_equal(conf.meter[0].mqtt_port, 8883); /* [mqtt]'s port follows tls */
+
+	assert_int_equal(load("[meter a]\ndevice = /dev/ttyUSB0\nprotocol = MBUS\nbaud = auto\nparity = auto\n"
+	                      "[meter b]\ntcp = 127.0.0.1:1\nprotocol = p1\n"),
+	                 0);
+	assert_int_equal(conf.meter[0].protocol, HM_PROTO_MBUS);
+	assert_int_equal(conf.meter[0].baud, 0);
+	assert_int_equal(conf.meter[0].parity, HM_PARITY_AUTO);
+	assert_int_equal(conf.meter[1].protocol, HM_PROTO_P1);
+
+	static const struct bad bad[] = {
+	    {"[meter a]\ndevice = /dev/ttyUSB0\nprotocol = dlms\n",
+	     ":3: protocol: 'dlms' is not auto, hdlc, mbus or p1"},
+	    {"[meter a]\ndevice = /dev/ttyUSB0\nmqtt_broker = 127.0.0.1:1883\n",
+	     ":3: meter a: mqtt_broker needs mqtt_topic"},
+	    {"[meter a]\nmqtt_topic = a,,b\n", ":2: meter a: mqtt_topic: empty topic or space in 'a,,b'"},
+	    {"[meter a]\nmqtt_topic = a\ntcp = 127.0.0.1:1\n",
+	     ":3: meter a: tcp and mqtt_topic (line 2) both set; a meter has exactly one source"},
+	    {"[meter a]\ndevice = /dev/ttyUSB0\nbaud = auto\nparity = odd\n",
+	     ":4: meter a: baud = auto tries even and none parity only"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char want[HM_CONF_ERR];
+		if (load(bad[i].text) != -EINVAL)
+			fail_msg("protocols bad case %zu accepted", i);
+		snprintf(want, sizeof want, "%s%s", path, bad[i].message);
+		if (strcmp(err, want) != 0)
+			fail_msg("protocols bad case %zu:\n got  '%s'\n want '%s'", i, err, want);
+	}
+}
+
 static void permissions(void **state)
 {
 	(void)state;
@@ -448,6 +505,7 @@ int main(void)
 	    cmocka_unit_test(good_full),      cmocka_unit_test(good_defaults), cmocka_unit_test(mqtt_defaults),
 	    cmocka_unit_test(bad_files),      cmocka_unit_test(permissions),   cmocka_unit_test(keys_documented),
 	    cmocka_unit_test(example_parses), cmocka_unit_test(nul_byte),      cmocka_unit_test(capacity_steps),
+	    cmocka_unit_test(protocols),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -125,7 +125,7 @@ static void members(void **state)
 	for (int f = 0; f < HM_NUM_COUNT; f++)
 		hm_reading_set_num(&r, f, INT64_MIN + 1, -HM_SCALER_MAX - 3);
 	for (int i = 0; i < HM_EXTRA_MAX + 1; i++) {
-		struct hm_extra e = {.obis = {255, 255, 255, 255, 255, 255}, .is_text = true};
+		struct hm_extra e = {.obis = {255, 255, 255, 255, 255, (uint8_t)i}, .is_text = true};
 		memset(e.text, '"', sizeof e.text - 1);
 		hm_reading_add_extra(&r, &e);
 	}

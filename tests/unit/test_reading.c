@@ -92,6 +92,19 @@ static void tables(void **state)
 	assert_int_equal(hm_num_field_by_obis(71, 7, 0), HM_NUM_CURRENT_L3_A);
 	assert_int_equal(hm_num_field_by_obis(2, 8, 2), HM_NUM_ACTIVE_ENERGY_EXPORT_T2_KWH);
 	assert_int_equal(hm_num_field_by_obis(91, 7, 0), -1);
+	/* Every C for the D.E values that take the lookup's table (7.0, 8.0)
+	 * and some that do not: a field exactly where hm_num_info says, -1
+	 * elsewhere (also C = 0 and 255 at the table's edges). */
+	static const uint8_t de[][2] = {{7, 0}, {8, 0}, {8, 1}, {8, 2}, {7, 1}, {6, 1}, {24, 1}, {0, 0}};
+	for (size_t k = 0; k < sizeof de / sizeof de[0]; k++)
+		for (int c = 0; c < 256; c++) {
+			int want = -1;
+			for (int f = 0; f < HM_NUM_COUNT; f++)
+				if (hm_num_info[f].obis_c == c && hm_num_info[f].obis_d == de[k][0] &&
+				    hm_num_info[f].obis_e == de[k][1])
+					want = f;
+			assert_int_equal(hm_num_field_by_obis((uint8_t)c, de[k][0], de[k][1]), want);
+		}
 	assert_int_equal(hm_num_field_by_name("voltage_l1_v"), HM_NUM_VOLTAGE_L1_V);
 	assert_int_equal(hm_num_field_by_name("nonesuch"), -1);
 	assert_int_equal(hm_text_field_by_name("meter_id"), HM_TEXT_METER_ID);
@@ -145,8 +158,15 @@ static void extras(void **state)
 	}
 	assert_int_equal(r.n_extra, HM_EXTRA_MAX);
 	assert_int_equal(r.extra[5].obis[4], 5);
+	/* full: a new code is dropped and counted, a known one still replaces */
+	x.obis[4] = (uint8_t)HM_EXTRA_MAX;
 	assert_false(hm_reading_add_extra(&r, &x));
 	assert_false(hm_reading_add_extra(&r, &x));
+	assert_int_equal(r.extra_dropped, 2);
+	x.obis[4] = 5;
+	x.num.m = 42;
+	assert_true(hm_reading_add_extra(&r, &x));
+	assert_int_equal(r.extra[5].num.m, 42);
 	assert_int_equal(r.extra_dropped, 2);
 	assert_int_equal(r.n_extra, HM_EXTRA_MAX);
 	/* text extras are kept printable */

@@ -47,13 +47,13 @@ static inline const char *vec_dir(void)
 }
 
 /* Skips the calling cmocka test, loudly, when the vectors are absent. */
-#define vec_require()                                                                                            \
-	do {                                                                                                     \
-		if (!vec_dir()) {                                                                                \
+#define vec_require()                                                                                           \
+	do {                                                                                                    \
+		if (!vec_dir()) {                                                                               \
 			fprintf(stderr, "*** VECTORS not found ($VECTORS=%s): real-capture test SKIPPED ***\n", \
-				getenv("VECTORS") ? getenv("VECTORS") : "(unset)");                              \
-			skip();                                                                                  \
-		}                                                                                                \
+			        getenv("VECTORS") ? getenv("VECTORS") : "(unset)");                             \
+			skip();                                                                                 \
+		}                                                                                               \
 	} while (0)
 
 /* Reads a whole vector file (malloc'ed, NUL-terminated); NULL if missing. */
@@ -82,7 +82,7 @@ static inline char *vec_read(const char *name, size_t *len)
 
 /* Loads a .hex vector: all data bytes concatenated, and each line's extent. */
 static inline int vec_hex(const char *name, uint8_t *out, size_t cap, size_t *out_len, struct hm_hexline *lines,
-		   size_t max_lines, size_t *n_lines)
+                          size_t max_lines, size_t *n_lines)
 {
 	size_t n;
 	char *text = vec_read(name, &n);

@@ -80,6 +80,17 @@ static inline enum hm_err put_at(struct hm_reading *r, const struct pos *p, cons
 	return HM_ERR_OK;
 }
 
+/* put_at for n positions and the n values from v on; stops at the first error. */
+static enum hm_err put_run(struct hm_reading *r, const struct pos *p, size_t n, const struct hm_axdr_item *v)
+{
+	for (size_t i = 0; i < n; i++) {
+		enum hm_err err = put_at(r, &p[i], &v[i]);
+		if (err != HM_ERR_OK)
+			return err;
+	}
+	return HM_ERR_OK;
+}
+
 static bool is_kfm(const struct hm_axdr_item *it)
 {
 	return hm_profile_is_string(it) && it->len >= strlen(KFM_PREFIX) &&
@@ -121,13 +132,10 @@ static enum hm_err kaifa_decode(const struct hm_apdu *a, struct hm_reading *r)
 	}
 	if (ax->n != 1u + top->len) /* bare values only: nothing nested */
 		return HM_ERR_UNKNOWN_LIST;
-	for (unsigned i = 0; i < top->len; i++) {
-		const struct pos *p = i < nhead ? &head[i] : &list_3_tail[i - nhead];
-		enum hm_err err = put_at(r, p, &ax->item[1 + i]);
-		if (err != HM_ERR_OK)
-			return err;
-	}
-	return HM_ERR_OK;
+	enum hm_err err = put_run(r, head, nhead, &ax->item[1]);
+	if (err == HM_ERR_OK && top->len > nhead)
+		err = put_run(r, list_3_tail, LEN(list_3_tail), &ax->item[1 + nhead]);
+	return err;
 }
 
 const struct hm_profile hm_profile_kaifa = {
