@@ -17,8 +17,9 @@
  *
   * Broker away: readings wait in a bounded queue (queue.h: power-only
  * readings are evicted before energy totals) and go out, in order, after
- * the next CONNACK; with queue = 0 they are dropped and counted.  Messages handed to libmosquitto with QoS >= 1 and not
- * yet acknowledged when the link drops are kept and resent by libmosquitto
+ * the next CONNACK, also across a reload; with queue = 0 they are dropped
+ * and counted.  Messages handed to libmosquitto with QoS >= 1 and not yet
+ * acknowledged when the link drops are kept and resent by libmosquitto
  * itself after the reconnect; with QoS 0 such messages can be lost.
  * Reconnects back off 1 s, 2 s, 4 s ... 60 s.
  */
@@ -115,6 +116,14 @@ static bool limited(struct hm_ratelimit *rl)
 
 /* The running instance, for hm_mqtt_publish(). */
 static struct mq *running;
+
+/* A reload (SIGHUP) stops every sink and starts it again with the new
+ * configuration.  Readings held while the broker was away would die with
+ * the old instance (the soak test lost hourly readings that way), so the
+ * stopping instance leaves its queue here and the next start takes the
+ * messages over, oldest first, before anything new.  Empty except between
+ * the stop and the start of a reload. */
+static struct hm_queue carried;
 
 static void schedule_retry(struct mq *s);
 static void update_io(struct mq *s);
@@ -701,7 +710,10 @@ static void mq_stop(void *state)
 		mosquitto_disconnect(s->mosq);
 		mosquitto_loop_write(s->mosq, 1);
 	}
-	if (hm_queue_len(&s->q))
+	/* Inside the loop (a reload, from the SIGHUP handler) a start follows;
+	 * after sd_event_loop() returned, nothing does. */
+	bool carry = hm_queue_len(&s->q) && !carried.n && sd_event_get_state(s->d->event) == SD_EVENT_RUNNING;
+	if (hm_queue_len(&s->q) && !carry)
 		hm_log(LOG_WARNING, "mqtt: stopping with %u readings never delivered", hm_queue_len(&s->q));
 	hm_log(LOG_DEBUG,
 	       "mqtt: %" PRIu64 " published, %" PRIu64 " publish errors, %" PRIu64 " connects, %" PRIu64
@@ -709,6 +721,12 @@ static void mq_stop(void *state)
 	       " raw frames dropped while away",
 	       s->published, s->publish_errors, s->connects, s->q.queued, s->q.dropped_power, s->q.dropped_energy,
 	       s->unheld, s->raw_dropped);
+	if (carry) {
+		hm_log(LOG_INFO, "mqtt: reload: %u held messages carried over", hm_queue_len(&s->q));
+		hm_queue_free(&carried);
+		carried = s->q;
+		memset(&s->q, 0, sizeof s->q);
+	}
 	mq_free(s);
 }
 
@@ -770,6 +788,27 @@ fail:
 	return -EINVAL;
 }
 
+/* After a reload: the previous instance's held messages, in order, into
+ * this one's queue (its own eviction rules apply if it is smaller; with
+ * queue = 0 they are dropped and counted).  They keep the topics they were
+ * made for. */
+static void take_carried(struct mq *s)
+{
+	const struct hm_queue_msg *m;
+	unsigned n = 0;
+	while ((m = hm_queue_peek(&carried))) {
+		if (!s->q.cap ||
+		    hm_queue_push(&s->q, m->topic, m->payload, m->payload_len, m->qos, m->retain, m->energy) < 0)
+			s->unheld++;
+		else
+			n++;
+		hm_queue_pop(&carried);
+	}
+	if (carried.cap)
+		hm_log(LOG_INFO, "mqtt: %u held messages taken over from before the reload", n);
+	hm_queue_free(&carried);
+}
+
 static int mq_start(struct hm_daemon *d, void **state)
 {
 	struct mq *s = calloc(1, sizeof *s);
@@ -791,6 +830,7 @@ static int mq_start(struct hm_daemon *d, void **state)
 		       sizeof(struct hm_queue_msg));
 	if (r < 0)
 		goto fail;
+	take_carried(s);
 	r = topic_join(s->status_topic, sizeof s->status_topic, s->c->topic_prefix, NULL, "status");
 	for (unsigned i = 0; i < s->n_meters && r == 0; i++) {
 		const char *name = conf->meter[i].name;
