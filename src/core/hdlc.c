@@ -256,10 +256,39 @@ static bool has_llc(const uint8_t *p, size_t n)
 	return n >= LLC_LEN && p[0] == LLC_DST && (p[1] == LLC_SRC_RSP || p[1] == LLC_SRC_CMD) && p[2] == LLC_QUALITY;
 }
 
+/* deliver()'s common case, small enough to inline where frames arrive
+ * whole: an unsegmented frame that starts a message (LLC header), with no
+ * message being collected.  Reports it and returns true, or returns false
+ * having touched nothing. */
+static inline bool deliver_whole(struct hm_hdlc *h, const uint8_t *at, struct header *hd, hm_hdlc_cb cb, void *ctx)
+{
+	struct hm_frame *f = &hd->f;
+	const uint8_t *info = at + 1 + hd->hdr_len + 2;
+	size_t info_len = f->declared_len - hd->hdr_len - 4;
+
+	if (((f->format >> 8) & FORMAT_SEGMENTED) || h->msg_state == MSG_COLLECTING || !has_llc(info, info_len))
+		return false;
+	h->stats.frames++;
+	h->stats.messages++;
+	h->msg_state = MSG_IDLE; /* also ends skipping the rest of a broken message */
+	f->err = HM_ERR_OK;
+	f->fcs_ok = true;
+	f->raw = at;
+	f->raw_len = (size_t)f->declared_len + 1;
+	f->info = info;
+	f->info_len = info_len;
+	f->segments = 1;
+	emit(f, cb, ctx);
+	return true;
+}
+
 /* A good frame at at[0] == 7E (in buf, or in the caller's chunk):
  * reassemble, and report a whole message. */
 static void deliver(struct hm_hdlc *h, const uint8_t *at, struct header *hd, hm_hdlc_cb cb, void *ctx)
 {
+	if (deliver_whole(h, at, hd, cb, ctx))
+		return;
+
 	struct hm_frame *f = &hd->f;
 	const uint8_t *info = at + 1 + hd->hdr_len + 2;
 	size_t info_len = f->declared_len - hd->hdr_len - 4;
@@ -276,14 +305,8 @@ static void deliver(struct hm_hdlc *h, const uint8_t *at, struct header *hd, hm_
 		abort_message(h, f, HM_ERR_SEGMENT_ERROR, cb, ctx);
 
 	if (h->msg_state != MSG_COLLECTING) {
-		if (!more && first) {
-			h->msg_state = MSG_IDLE;
-			f->info = info;
-			f->info_len = info_len;
-			f->segments = 1;
-			h->stats.messages++;
-			emit(f, cb, ctx);
-		} else if (first) {
+		/* (A lone frame that starts a message went out in deliver_whole().) */
+		if (first) {
 			memcpy(h->msg, info, info_len); /* <= 2038 < HM_MSG_MAX */
 			h->msg_len = info_len;
 			h->msg_segments = 1;
@@ -453,7 +476,8 @@ static size_t direct(struct hm_hdlc *h, const uint8_t *data, size_t len, hm_hdlc
 		if (v != HDR_GOOD || len - i < need || !fcs_checks(data + i, &hd))
 			break;
 		h->stats.frame_bytes += need;
-		deliver(h, data + i, &hd, cb, ctx);
+		if (!deliver_whole(h, data + i, &hd, cb, ctx))
+			deliver(h, data + i, &hd, cb, ctx);
 		i += need;
 	}
 	return i;
