@@ -86,13 +86,23 @@ static void printable(char *dst, size_t cap, const char *s, size_t len)
 	/* The common case (an identifier that fits and is plain ASCII) is a
 	 * check, eight bytes at a time, and a copy. */
 	if (len < cap) {
+		/* Each word is copied as it passes (a fixed 8-byte memcpy is a
+		 * load and a store, no call); a string of 8 bytes or more ends with
+		 * the word that ends at its last byte, overlapping the one before. */
 		size_t i = 0;
-		for (uint64_t w; i + 8 <= len && (memcpy(&w, s + i, 8), all_printable(w));)
-			i += 8;
-		while (i < len && (unsigned char)s[i] - 0x20u < 0x5Fu)
-			i++;
+		uint64_t w;
+		for (; i + 8 <= len && (memcpy(&w, s + i, 8), all_printable(w)); i += 8)
+			memcpy(dst + i, &w, 8);
+		if (len >= 8 && i < len && len - i < 8) { /* the words stopped for want of bytes */
+			memcpy(&w, s + len - 8, 8);
+			if (all_printable(w)) {
+				memcpy(dst + len - 8, &w, 8);
+				i = len;
+			}
+		}
+		for (; i < len && (unsigned char)s[i] - 0x20u < 0x5Fu; i++)
+			dst[i] = s[i];
 		if (i == len) {
-			memcpy(dst, s, len);
 			dst[len] = 0;
 			return;
 		}
