@@ -127,12 +127,16 @@ enum hm_err hm_decode(struct hm_decoder *d, const uint8_t *msg, size_t len, stru
 	enum hm_err err;
 
 	hm_reading_clear(r);
-	if (len >= sizeof llc && memcmp(msg, llc, sizeof llc) == 0) {
+	/* Byte compares, not memcmp(): this runs once per frame, and a call
+	 * costs more than the three bytes. */
+	if (len >= sizeof llc && msg[0] == llc[0] && msg[1] == llc[1] && msg[2] == llc[2]) {
 		msg += sizeof llc;
 		len -= sizeof llc;
 	}
 	if (len == 0)
 		err = HM_ERR_TRUNCATED;
+	else if (msg[0] == HM_DLMS_DATA_NOTIFICATION) /* the common case, straight to the parse */
+		err = decode_apdu(d, msg, len, r);
 	else if (msg[0] == HM_CIPHER_TAG)
 		err = decode_ciphered(d, msg, len, r);
 	else

@@ -30,7 +30,7 @@ enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
 	a->body_len = 0;
 	a->ax.n = 0;
 
-	if (len >= sizeof llc && memcmp(p, llc, sizeof llc) == 0)
+	if (len >= sizeof llc && p[0] == llc[0] && p[1] == llc[1] && p[2] == llc[2])
 		pos = sizeof llc;
 	if (pos >= len)
 		return pos ? HM_ERR_TRUNCATED : HM_ERR_NOT_MINE;

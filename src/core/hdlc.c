@@ -94,6 +94,39 @@ static void count_error(struct hm_hdlc *h, struct hm_frame *f, enum hm_err err, 
 	emit(f, cb, ctx);
 }
 
+/* What addr_field() says when the bytes end inside the field. */
+#define ADDR_CUT ((size_t)-1)
+
+/* The address field at p (room bytes in hand): its length (1, 2 or 4) with
+ * its value in *addr, 0 if it is none (no terminating byte within 4, or 3
+ * bytes), or ADDR_CUT.  Unrolled: the one- and two-byte forms are what
+ * meters send, and this runs at every 7E. */
+static inline size_t addr_field(const uint8_t *p, size_t room, uint32_t *addr)
+{
+	if (room < 1)
+		return ADDR_CUT;
+	if (p[0] & ADDR_LAST_BIT) {
+		*addr = p[0];
+		return 1;
+	}
+	if (room < 2)
+		return ADDR_CUT;
+	if (p[1] & ADDR_LAST_BIT) {
+		*addr = (uint32_t)p[0] << 8 | p[1];
+		return 2;
+	}
+	if (room < 3)
+		return ADDR_CUT;
+	if (p[2] & ADDR_LAST_BIT)
+		return 0; /* 1, 2 or 4 bytes only */
+	if (room < 4)
+		return ADDR_CUT;
+	if (!(p[3] & ADDR_LAST_BIT))
+		return 0; /* no terminating byte within ADDR_MAX */
+	*addr = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return ADDR_MAX;
+}
+
 /* Reads the header of a candidate whose 7E is at[0], with held bytes from
  * there on in hand.  With eof set, a header that is plausible as far as it goes but
  * cut off is reported HDR_BAD with len_known telling whether its length
@@ -118,20 +151,13 @@ static inline enum hdr_verdict try_header(const uint8_t *at, size_t held, bool e
 
 	i = 2;
 	for (int field = 0; field < 2; field++) {
-		uint32_t addr = 0;
-		size_t n = 0;
-		for (;;) {
-			if (i >= avail)
-				goto cut;
-			addr = addr << 8 | b[i];
-			n++;
-			if (b[i++] & ADDR_LAST_BIT)
-				break;
-			if (n == ADDR_MAX)
-				return HDR_NONE; /* no terminating byte within 4 */
-		}
-		if (n == 3)
-			return HDR_NONE; /* 1, 2 or 4 bytes only */
+		uint32_t addr;
+		size_t n = addr_field(b + i, avail - i, &addr);
+		if (n == ADDR_CUT)
+			goto cut;
+		if (n == 0)
+			return HDR_NONE;
+		i += n;
 		if (field == 0)
 			hd->f.dst = addr;
 		else
@@ -158,13 +184,15 @@ cut:
 }
 
 /* True if the FCS of the whole candidate at[0] == 7E checks (its
- * declared_len + 1 bytes are in hand), continuing from the HCS's CRC. */
+ * declared_len + 1 bytes are in hand).  One pass on from the HCS's CRC over
+ * HCS, information field and FCS: with a right FCS (sent LSB first) the
+ * register ends at the "good FCS" residue, whatever the frame (ISO/IEC 13239
+ * annex A; RFC 1662's PPPGOODFCS16), so the FCS needs no separate compare. */
+#define X25_GOOD_RESIDUE 0xF0B8
 static bool fcs_checks(const uint8_t *at, const struct header *hd)
 {
-	const uint8_t *b = at + 1;
-	size_t l = hd->f.declared_len;
-	uint16_t crc = hm_crc16_x25_update(hd->crc, b + hd->hdr_len, l - 2 - hd->hdr_len);
-	return hm_crc16_x25_final(crc) == (uint16_t)(b[l - 2] | b[l - 1] << 8);
+	const uint8_t *b = at + 1 + hd->hdr_len;
+	return hm_crc16_x25_update(hd->crc, b, hd->f.declared_len - hd->hdr_len) == X25_GOOD_RESIDUE;
 }
 
 /* Opens the pending rejection for the candidate at buf[at]. */
@@ -228,10 +256,39 @@ static bool has_llc(const uint8_t *p, size_t n)
 	return n >= LLC_LEN && p[0] == LLC_DST && (p[1] == LLC_SRC_RSP || p[1] == LLC_SRC_CMD) && p[2] == LLC_QUALITY;
 }
 
+/* deliver()'s common case, small enough to inline where frames arrive
+ * whole: an unsegmented frame that starts a message (LLC header), with no
+ * message being collected.  Reports it and returns true, or returns false
+ * having touched nothing. */
+static inline bool deliver_whole(struct hm_hdlc *h, const uint8_t *at, struct header *hd, hm_hdlc_cb cb, void *ctx)
+{
+	struct hm_frame *f = &hd->f;
+	const uint8_t *info = at + 1 + hd->hdr_len + 2;
+	size_t info_len = f->declared_len - hd->hdr_len - 4;
+
+	if (((f->format >> 8) & FORMAT_SEGMENTED) || h->msg_state == MSG_COLLECTING || !has_llc(info, info_len))
+		return false;
+	h->stats.frames++;
+	h->stats.messages++;
+	h->msg_state = MSG_IDLE; /* also ends skipping the rest of a broken message */
+	f->err = HM_ERR_OK;
+	f->fcs_ok = true;
+	f->raw = at;
+	f->raw_len = (size_t)f->declared_len + 1;
+	f->info = info;
+	f->info_len = info_len;
+	f->segments = 1;
+	emit(f, cb, ctx);
+	return true;
+}
+
 /* A good frame at at[0] == 7E (in buf, or in the caller's chunk):
  * reassemble, and report a whole message. */
 static void deliver(struct hm_hdlc *h, const uint8_t *at, struct header *hd, hm_hdlc_cb cb, void *ctx)
 {
+	if (deliver_whole(h, at, hd, cb, ctx))
+		return;
+
 	struct hm_frame *f = &hd->f;
 	const uint8_t *info = at + 1 + hd->hdr_len + 2;
 	size_t info_len = f->declared_len - hd->hdr_len - 4;
@@ -248,14 +305,8 @@ static void deliver(struct hm_hdlc *h, const uint8_t *at, struct header *hd, hm_
 		abort_message(h, f, HM_ERR_SEGMENT_ERROR, cb, ctx);
 
 	if (h->msg_state != MSG_COLLECTING) {
-		if (!more && first) {
-			h->msg_state = MSG_IDLE;
-			f->info = info;
-			f->info_len = info_len;
-			f->segments = 1;
-			h->stats.messages++;
-			emit(f, cb, ctx);
-		} else if (first) {
+		/* (A lone frame that starts a message went out in deliver_whole().) */
+		if (first) {
 			memcpy(h->msg, info, info_len); /* <= 2038 < HM_MSG_MAX */
 			h->msg_len = info_len;
 			h->msg_segments = 1;
@@ -425,7 +476,8 @@ static size_t direct(struct hm_hdlc *h, const uint8_t *data, size_t len, hm_hdlc
 		if (v != HDR_GOOD || len - i < need || !fcs_checks(data + i, &hd))
 			break;
 		h->stats.frame_bytes += need;
-		deliver(h, data + i, &hd, cb, ctx);
+		if (!deliver_whole(h, data + i, &hd, cb, ctx))
+			deliver(h, data + i, &hd, cb, ctx);
 		i += need;
 	}
 	return i;

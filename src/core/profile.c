@@ -187,7 +187,7 @@ enum hm_err hm_profile_put_field(struct hm_reading *r, const uint8_t obis[6], in
 
 int hm_profile_obis_field(const uint8_t obis[6])
 {
-	return obis[0] == 1 && obis[5] == 0xFF ? hm_num_field_by_obis(obis[2], obis[3], obis[4]) : -1;
+	return obis[0] == 1 && obis[5] == 0xFF ? hm_profile_field_by_obis(obis[2], obis[3], obis[4]) : -1;
 }
 
 enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const struct hm_axdr_item *v, int scaler,
@@ -220,7 +220,7 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 			unit = (uint8_t)ax->item[k + 2].ival;
 			k += 3;
 		} else if (implicit) {
-			int f = o->data[0] == 1 ? hm_num_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
+			int f = o->data[0] == 1 ? hm_profile_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
 			if (f >= 0)
 				implicit(f, &scaler, &unit, ctx);
 			field = o->data[5] == 0xFF ? f : -1; /* as hm_profile_obis_field() has it */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "hanmeter/reading.h"
+#include "profiles/profiles.h" /* hm_num_obis_fast[] */
 
 const struct hm_num_info hm_num_info[HM_NUM_COUNT] = {
 #define HM_NF_INFO(id, nm, un, c, d, e, dc, sc) \
@@ -86,13 +87,23 @@ static void printable(char *dst, size_t cap, const char *s, size_t len)
 	/* The common case (an identifier that fits and is plain ASCII) is a
 	 * check, eight bytes at a time, and a copy. */
 	if (len < cap) {
+		/* Each word is copied as it passes (a fixed 8-byte memcpy is a
+		 * load and a store, no call); a string of 8 bytes or more ends with
+		 * the word that ends at its last byte, overlapping the one before. */
 		size_t i = 0;
-		for (uint64_t w; i + 8 <= len && (memcpy(&w, s + i, 8), all_printable(w));)
-			i += 8;
-		while (i < len && (unsigned char)s[i] - 0x20u < 0x5Fu)
-			i++;
+		uint64_t w;
+		for (; i + 8 <= len && (memcpy(&w, s + i, 8), all_printable(w)); i += 8)
+			memcpy(dst + i, &w, 8);
+		if (len >= 8 && i < len && len - i < 8) { /* the words stopped for want of bytes */
+			memcpy(&w, s + len - 8, 8);
+			if (all_printable(w)) {
+				memcpy(dst + len - 8, &w, 8);
+				i = len;
+			}
+		}
+		for (; i < len && (unsigned char)s[i] - 0x20u < 0x5Fu; i++)
+			dst[i] = s[i];
 		if (i == len) {
-			memcpy(dst, s, len);
 			dst[len] = 0;
 			return;
 		}
@@ -157,12 +168,13 @@ bool hm_reading_add_extra(struct hm_reading *r, const struct hm_extra *x)
  * that every designated index below is distinct (a duplicate OBIS code in
  * HM_NUM_FIELDS fails to compile: -Woverride-init, and the switch's
  * duplicate case); those fields, and the codes no field has, are found by
- * the switch generated from the same table. */
-#define FAST_ROW 256 /* one row per D (7, 8), indexed by C */
+ * the switch generated from the same table.  (profiles.h looks the two
+ * rows up inline, for the profiles' per-value path.) */
+#define FAST_ROW HM_NUM_OBIS_FAST_ROW
 #define FAST_SLOT(id, c, d, e) \
 	((e) == 0 && (d) == 7 ? (c) : (e) == 0 && (d) == 8 ? FAST_ROW + (c) : 2 * FAST_ROW + HM_NUM_##id)
 _Static_assert(HM_NUM_COUNT < INT8_MAX, "fast[] holds field + 1 in an int8_t");
-static const int8_t fast[2 * FAST_ROW + HM_NUM_COUNT] = {
+const int8_t hm_num_obis_fast[2 * FAST_ROW + HM_NUM_COUNT] = {
 #define HM_NF_FAST(id, nm, un, oc, od, oe, dc, sc) [FAST_SLOT(id, oc, od, oe)] = HM_NUM_##id + 1,
     HM_NUM_FIELDS(HM_NF_FAST)
 #undef HM_NF_FAST
@@ -172,7 +184,7 @@ static const int8_t fast[2 * FAST_ROW + HM_NUM_COUNT] = {
 int hm_num_field_by_obis(uint8_t c, uint8_t d, uint8_t e)
 {
 	if (e == 0 && (d == 7 || d == 8))
-		return fast[(d - 7) * FAST_ROW + c] - 1;
+		return hm_num_obis_fast[(d - 7) * FAST_ROW + c] - 1;
 	switch (OBIS_KEY(c, d, e)) {
 #define HM_NF_CASE(id, nm, un, oc, od, oe, dc, sc) \
 	case OBIS_KEY(oc, od, oe): return HM_NUM_##id;

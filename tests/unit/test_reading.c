@@ -177,33 +177,36 @@ static void extras(void **state)
 	assert_string_equal(r.extra[0].text, "a\\x0ab");
 }
 
-/* Every byte value at every position of a 20-byte text (the copy checks
- * eight bytes at a time, so each lane and the tail are covered): a byte in
+/* Every byte value at every position of a text of every length up to 20
+ * bytes (the copy checks eight bytes at a time, and the last eight as one
+ * word, so each lane, the tail and the overlap are covered): a byte in
  * 0x20..0x7E is kept, any other becomes \xNN in lower-case hex. */
 static void text_every_byte(void **state)
 {
 	(void)state;
 	static const char hex[] = "0123456789abcdef";
-	char in[20], want[40];
-	for (int b = 0; b < 256; b++) {
-		for (size_t at = 0; at < sizeof in; at++) {
-			memset(in, 'a', sizeof in);
-			in[at] = (char)b;
-			size_t o = 0;
-			for (size_t i = 0; i < sizeof in; i++) {
-				unsigned char c = (unsigned char)in[i];
-				if (c >= 0x20 && c <= 0x7E) {
-					want[o++] = (char)c;
-				} else {
-					want[o++] = '\\';
-					want[o++] = 'x';
-					want[o++] = hex[c >> 4];
-					want[o++] = hex[c & 15];
+	char in[20], want[4 * sizeof in + 1];
+	for (size_t len = 1; len <= sizeof in; len++) {
+		for (int b = 0; b < 256; b++) {
+			for (size_t at = 0; at < len; at++) {
+				memset(in, 'a', sizeof in);
+				in[at] = (char)b;
+				size_t o = 0;
+				for (size_t i = 0; i < len; i++) {
+					unsigned char c = (unsigned char)in[i];
+					if (c >= 0x20 && c <= 0x7E) {
+						want[o++] = (char)c;
+					} else {
+						want[o++] = '\\';
+						want[o++] = 'x';
+						want[o++] = hex[c >> 4];
+						want[o++] = hex[c & 15];
+					}
 				}
+				want[o] = 0;
+				hm_reading_set_text(&r, HM_TEXT_METER_ID, in, len);
+				assert_string_equal(r.text[HM_TEXT_METER_ID], want);
 			}
-			want[o] = 0;
-			hm_reading_set_text(&r, HM_TEXT_METER_ID, in, sizeof in);
-			assert_string_equal(r.text[HM_TEXT_METER_ID], want);
 		}
 	}
 }

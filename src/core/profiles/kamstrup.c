@@ -84,7 +84,7 @@ static enum hm_err kamstrup_decode(const struct hm_apdu *a, struct hm_reading *r
 		const struct hm_axdr_item *v = &ax->item[++i];
 		int scaler = 0;
 		uint8_t unit = HM_UNIT_NONE;
-		int f = o->data[0] == 1 ? hm_num_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
+		int f = o->data[0] == 1 ? hm_profile_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
 		if (f >= 0)
 			kamstrup_scale(f, &scaler, &unit, &ctx);
 		if (f >= 0 && o->data[5] == 0xFF && hm_profile_is_int(v)) {

@@ -42,6 +42,20 @@ static inline uint8_t hm_profile_unit_code(const char *u)
 	                                 : HM_UNIT_NONE;
 }
 
+/* reading.c's table of the common OBIS codes: field + 1 (0: none) at C for
+ * C.7.0 (instantaneous) and at HM_NUM_OBIS_FAST_ROW + C for C.8.0 (totals). */
+#define HM_NUM_OBIS_FAST_ROW 256
+extern const int8_t hm_num_obis_fast[];
+
+/* hm_num_field_by_obis() with its common case inline: nearly every value a
+ * list carries is C.7.0 or C.8.0, and this runs for each. */
+static inline int hm_profile_field_by_obis(uint8_t c, uint8_t d, uint8_t e)
+{
+	if (e == 0 && (d == 7 || d == 8))
+		return hm_num_obis_fast[(d - 7) * HM_NUM_OBIS_FAST_ROW + c] - 1;
+	return hm_num_field_by_obis(c, d, e);
+}
+
 /* The DLMS unit code matching field f's unit ("W" -> 27, "kWh" -> 30 (Wh)).
  * One case per field with its unit string as written in HM_NUM_FIELDS: the
  * compiler folds each strcmp of two literals, so with optimisation this is
@@ -122,7 +136,7 @@ enum hm_err hm_profile_put_field(struct hm_reading *r, const uint8_t obis[6], in
 static inline enum hm_err hm_profile_put_inline(struct hm_reading *r, const uint8_t obis[6],
                                                 const struct hm_axdr_item *v, int scaler, uint8_t unit)
 {
-	int f = obis[0] == 1 && obis[5] == 0xFF ? hm_num_field_by_obis(obis[2], obis[3], obis[4]) : -1;
+	int f = obis[0] == 1 && obis[5] == 0xFF ? hm_profile_field_by_obis(obis[2], obis[3], obis[4]) : -1;
 	if (f >= 0 && hm_profile_is_int(v) && scaler >= -HM_SCALER_MAX && scaler <= HM_SCALER_MAX) {
 		uint8_t want = hm_profile_field_unit(f);
 		if (unit == HM_UNIT_NONE || unit == want) {
