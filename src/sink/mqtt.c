@@ -21,6 +21,11 @@
  * and counted.  Messages handed to libmosquitto with QoS >= 1 and not yet
  * acknowledged when the link drops are kept and resent by libmosquitto
  * itself after the reconnect; with QoS 0 such messages can be lost.
+ * A reload destroys the libmosquitto client and its unacknowledged
+ * messages with it, so the sink keeps its own copy of every QoS >= 1
+ * message until the PUBACK (on_publish) and carries the copies over a
+ * reload in front of the held queue: at-least-once, a duplicate after a
+ * reload rather than a loss.
  * Reconnects back off 1 s, 2 s, 4 s ... 60 s.
  */
 #include <arpa/inet.h>
@@ -57,6 +62,18 @@
 #define STOP_FLUSH_MS 2000 /* stop(): time allowed to send the last messages */
 #define NUM_WORDS     ((HM_NUM_COUNT + 63) / 64)
 
+/* libmosquitto's in-flight window (MQTT 3.1.1: QoS >= 1 messages sent and
+ * awaiting PUBACK; later ones wait inside libmosquitto).  20 is its default,
+ * set explicitly because the copy table below is sized from it. */
+#define INFLIGHT_MAX 20
+/* Copies of unacknowledged QoS >= 1 messages: four windows, room for the
+ * burst at CONNACK (status, discovery, availability) plus readings.  When
+ * the table is full, held readings stay in the hold queue until a PUBACK
+ * frees a copy; messages that are not held (status, availability,
+ * discovery: all sent again at every CONNACK) go out without a copy,
+ * counted in untracked. */
+#define TRACK_MAX (4 * INFLIGHT_MAX)
+
 _Static_assert(HM_HA_DERIVED_COUNT <= 32, "mq_meter.derived_seen is a uint32_t");
 
 struct mq_meter {
@@ -74,6 +91,14 @@ struct mq_meter {
 	char state_topic[HM_QUEUE_TOPIC_MAX];
 	char avail_topic[HM_QUEUE_TOPIC_MAX];
 	char derived_topic[HM_QUEUE_TOPIC_MAX];
+};
+
+/* A QoS >= 1 message handed to libmosquitto and not yet acknowledged. */
+struct mq_copy {
+	bool used;
+	int mid;      /* libmosquitto's message id */
+	uint64_t seq; /* publish order */
+	struct hm_queue_msg msg;
 };
 
 struct mq {
@@ -100,8 +125,12 @@ struct mq {
 	struct hm_ratelimit rl_conn, rl_queue;
 	/* counters (debug log at stop) */
 	uint64_t published, publish_errors, connects, raw_dropped;
-	uint64_t unheld; /* readings dropped while away with queue = 0, or too long to hold */
-	uint64_t done;   /* publishes libmosquitto reports complete (PUBACK for QoS 1) */
+	uint64_t unheld;      /* readings dropped while away with queue = 0, or too long to hold */
+	uint64_t done;        /* publishes libmosquitto reports complete (PUBACK for QoS 1) */
+	struct mq_copy *copy; /* TRACK_MAX slots, allocated at start */
+	unsigned n_copies;    /* slots used */
+	uint64_t seq;         /* publish order of the next copy */
+	uint64_t untracked;   /* QoS >= 1 messages sent without a copy (table full) */
 };
 
 /* True if a message may be logged now; says once how many were not. */
@@ -136,11 +165,39 @@ static uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int publish(struct mq *s, const char *topic, const char *payload, size_t len, int qos, bool retain)
+/* Keeps a copy of a QoS >= 1 message until its PUBACK; false if the table
+ * is full or the message too big for a slot (then it goes without one). */
+static bool keep_copy(struct mq *s, int mid, const char *topic, const char *payload, size_t len, int qos, bool retain,
+                      bool energy)
+{
+	size_t tl = strlen(topic);
+	if (s->n_copies >= TRACK_MAX || tl >= HM_QUEUE_TOPIC_MAX || len > HM_QUEUE_PAYLOAD_MAX)
+		return false;
+	for (unsigned i = 0; i < TRACK_MAX; i++) {
+		struct mq_copy *c = &s->copy[i];
+		if (c->used)
+			continue;
+		c->used = true;
+		c->mid = mid;
+		c->seq = s->seq++;
+		memcpy(c->msg.topic, topic, tl + 1);
+		memcpy(c->msg.payload, payload, len);
+		c->msg.payload_len = len;
+		c->msg.qos = qos;
+		c->msg.retain = retain;
+		c->msg.energy = energy;
+		s->n_copies++;
+		return true;
+	}
+	return false; /* cannot happen: n_copies counts the used slots */
+}
+
+static int publish(struct mq *s, const char *topic, const char *payload, size_t len, int qos, bool retain, bool energy)
 {
 	if (!s->connected)
 		return -ENOTCONN;
-	int rc = mosquitto_publish(s->mosq, NULL, topic, (int)len, payload, qos, retain);
+	int mid = 0;
+	int rc = mosquitto_publish(s->mosq, &mid, topic, (int)len, payload, qos, retain);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		s->publish_errors++;
 		if (limited(&s->rl_conn))
@@ -148,13 +205,28 @@ static int publish(struct mq *s, const char *topic, const char *payload, size_t 
 		return rc == MOSQ_ERR_NO_CONN ? -ENOTCONN : -EIO;
 	}
 	s->published++;
+	if (qos > 0 && !keep_copy(s, mid, topic, payload, len, qos, retain, energy)) {
+		s->untracked++;
+		if (limited(&s->rl_queue))
+			hm_log(LOG_WARNING,
+			       "mqtt: %u messages await PUBACK: %s sent without a copy (%" PRIu64
+			       " so far; lost if a reload comes before its PUBACK)",
+			       s->n_copies, topic, s->untracked);
+	}
 	update_io(s);
 	return 0;
 }
 
 static int publish_str(struct mq *s, const char *topic, const char *payload, int qos, bool retain)
 {
-	return publish(s, topic, payload, strlen(payload), qos, retain);
+	return publish(s, topic, payload, strlen(payload), qos, retain, false);
+}
+
+/* True if a held message of this QoS may go now: a QoS >= 1 one only with a
+ * free copy slot (else it stays held until a PUBACK frees one). */
+static bool room_for(const struct mq *s, int qos)
+{
+	return qos == 0 || s->n_copies < TRACK_MAX;
 }
 
 static void publish_availability(struct mq *s, unsigned i)
@@ -195,7 +267,7 @@ static void publish_discovery(struct mq *s, unsigned i)
 			             hm_num_info[f].name);
 			continue;
 		}
-		if (publish(s, s->topic, s->payload, (size_t)pl, s->c->qos, true) == 0)
+		if (publish(s, s->topic, s->payload, (size_t)pl, s->c->qos, true, false) == 0)
 			mm->announced[f / 64] |= bit;
 	}
 	for (unsigned k = 0; k < HM_HA_DERIVED_COUNT; k++) {
@@ -209,7 +281,7 @@ static void publish_discovery(struct mq *s, unsigned i)
 			             hm_ha_derived[k].member);
 			continue;
 		}
-		if (publish(s, s->topic, s->payload, (size_t)pl, s->c->qos, true) == 0)
+		if (publish(s, s->topic, s->payload, (size_t)pl, s->c->qos, true, false) == 0)
 			mm->derived_announced |= bit;
 	}
 }
@@ -219,8 +291,8 @@ static void flush_queue(struct mq *s)
 {
 	const struct hm_queue_msg *m;
 	unsigned n = 0;
-	while (s->connected && (m = hm_queue_peek(&s->q))) {
-		if (publish(s, m->topic, m->payload, m->payload_len, m->qos, m->retain) < 0)
+	while (s->connected && (m = hm_queue_peek(&s->q)) && room_for(s, m->qos)) {
+		if (publish(s, m->topic, m->payload, m->payload_len, m->qos, m->retain, m->energy) < 0)
 			break;
 		hm_queue_pop(&s->q);
 		n++;
@@ -260,8 +332,16 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 {
 	struct mq *s = obj;
 	(void)mosq;
-	(void)mid;
 	s->done++;
+	for (unsigned i = 0; i < TRACK_MAX && s->n_copies; i++) {
+		if (s->copy[i].used && s->copy[i].mid == mid) {
+			s->copy[i].used = false;
+			s->n_copies--;
+			break;
+		}
+	}
+	if (!s->stopping)
+		flush_queue(s); /* held readings waiting for a free copy slot */
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
@@ -509,7 +589,8 @@ static bool learn(struct mq_meter *mm, const struct hm_reading *r)
 static void send_or_hold(struct mq *s, const struct hm_meter *m, const char *topic, const char *payload, size_t len,
                          bool energy)
 {
-	if (hm_queue_len(&s->q) == 0 && publish(s, topic, payload, len, s->c->qos, s->c->retain) == 0)
+	if (hm_queue_len(&s->q) == 0 && (room_for(s, s->c->qos) || !s->q.cap) &&
+	    publish(s, topic, payload, len, s->c->qos, s->c->retain, energy) == 0)
 		return;
 	int rc = s->q.cap ? hm_queue_push(&s->q, topic, payload, len, s->c->qos, s->c->retain, energy) : -ENOBUFS;
 	if (rc < 0) {
@@ -604,7 +685,8 @@ static void mq_derived(struct mq *s, struct hm_meter *m)
 		hm_log_meter(LOG_ERR, m->conf->name, "mqtt: derived message too long for %zu bytes", sizeof s->payload);
 		return;
 	}
-	if (hm_queue_len(&s->q) == 0 && publish(s, mm->derived_topic, s->payload, b.len, s->c->qos, s->c->retain) == 0)
+	if (hm_queue_len(&s->q) == 0 && (room_for(s, s->c->qos) || !s->q.cap) &&
+	    publish(s, mm->derived_topic, s->payload, b.len, s->c->qos, s->c->retain, true) == 0)
 		return;
 	if (hm_queue_push(&s->q, mm->derived_topic, s->payload, b.len, s->c->qos, s->c->retain, true) > 0 &&
 	    limited(&s->rl_queue))
@@ -652,7 +734,7 @@ static void mq_frame(void *state, struct hm_meter *m, const struct hm_frame *f)
 		s->rawhex[2 * k + 1] = hex[b & 15];
 	}
 	snprintf(s->topic, sizeof s->topic, "%s/%s/raw", s->c->topic_prefix, m->conf->name);
-	publish(s, s->topic, s->rawhex, 2 * (n + 1), 0, false);
+	publish(s, s->topic, s->rawhex, 2 * (n + 1), 0, false, false);
 }
 
 static void mq_free(struct mq *s)
@@ -668,8 +750,42 @@ static void mq_free(struct mq *s)
 		mosquitto_destroy(s->mosq);
 	mosquitto_lib_cleanup();
 	hm_queue_free(&s->q);
+	free(s->copy);
 	free(s->meter);
 	free(s);
+}
+
+/* A reload with messages libmosquitto sent but the broker never
+ * acknowledged: a new hold queue with those first (in publish order), then
+ * the held ones, replaces s->q, so the next instance sends them first.
+ * 0, or -ENOMEM (then the copies are lost and said so by the caller). */
+static int carry_copies(struct mq *s)
+{
+	struct hm_queue nq;
+	unsigned n = s->n_copies;
+	int r = hm_queue_init(&nq, n + hm_queue_len(&s->q));
+	if (r < 0)
+		return r;
+	while (s->n_copies) {
+		struct mq_copy *first = NULL;
+		for (unsigned i = 0; i < TRACK_MAX; i++)
+			if (s->copy[i].used && (!first || s->copy[i].seq < first->seq))
+				first = &s->copy[i];
+		const struct hm_queue_msg *m = &first->msg;
+		hm_queue_push(&nq, m->topic, m->payload, m->payload_len, m->qos, m->retain, m->energy);
+		first->used = false;
+		s->n_copies--;
+	}
+	const struct hm_queue_msg *m;
+	while ((m = hm_queue_peek(&s->q))) {
+		hm_queue_push(&nq, m->topic, m->payload, m->payload_len, m->qos, m->retain, m->energy);
+		hm_queue_pop(&s->q);
+	}
+	nq.queued = s->q.queued;
+	hm_queue_free(&s->q);
+	s->q = nq;
+	hm_log(LOG_INFO, "mqtt: reload: %u unacknowledged messages go first after it", n);
+	return 0;
 }
 
 static void mq_stop(void *state)
@@ -712,15 +828,20 @@ static void mq_stop(void *state)
 	}
 	/* Inside the loop (a reload, from the SIGHUP handler) a start follows;
 	 * after sd_event_loop() returned, nothing does. */
-	bool carry = hm_queue_len(&s->q) && !carried.n && sd_event_get_state(s->d->event) == SD_EVENT_RUNNING;
+	unsigned pending = s->n_copies + hm_queue_len(&s->q);
+	bool carry = pending && !carried.n && sd_event_get_state(s->d->event) == SD_EVENT_RUNNING;
+	if (carry && s->n_copies)
+		carry = carry_copies(s) == 0;
+	if (s->n_copies && !carry)
+		hm_log(LOG_WARNING, "mqtt: stopping with %u messages never acknowledged", s->n_copies);
 	if (hm_queue_len(&s->q) && !carry)
 		hm_log(LOG_WARNING, "mqtt: stopping with %u readings never delivered", hm_queue_len(&s->q));
 	hm_log(LOG_DEBUG,
 	       "mqtt: %" PRIu64 " published, %" PRIu64 " publish errors, %" PRIu64 " connects, %" PRIu64
 	       " held, %" PRIu64 "/%" PRIu64 " power/energy evicted, %" PRIu64 " not held, %" PRIu64
-	       " raw frames dropped while away",
+	       " raw frames dropped while away, %" PRIu64 " sent without a copy",
 	       s->published, s->publish_errors, s->connects, s->q.queued, s->q.dropped_power, s->q.dropped_energy,
-	       s->unheld, s->raw_dropped);
+	       s->unheld, s->raw_dropped, s->untracked);
 	if (carry) {
 		hm_log(LOG_INFO, "mqtt: reload: %u held messages carried over", hm_queue_len(&s->q));
 		hm_queue_free(&carried);
@@ -777,6 +898,9 @@ static int setup(struct mq *s)
 	                        HM_HA_PAYLOAD_NOT_AVAILABLE, c->qos, true);
 	if (rc != MOSQ_ERR_SUCCESS)
 		goto fail;
+	rc = mosquitto_int_option(s->mosq, MOSQ_OPT_SEND_MAXIMUM, INFLIGHT_MAX);
+	if (rc != MOSQ_ERR_SUCCESS)
+		goto fail;
 	mosquitto_connect_callback_set(s->mosq, on_connect);
 	mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
 	mosquitto_publish_callback_set(s->mosq, on_publish);
@@ -824,7 +948,8 @@ static int mq_start(struct hm_daemon *d, void **state)
 	const struct hm_config *conf = d->conf;
 	s->n_meters = conf->n_meters;
 	s->meter = calloc(s->n_meters ? s->n_meters : 1, sizeof *s->meter);
-	r = s->meter ? 0 : -ENOMEM;
+	s->copy = calloc(TRACK_MAX, sizeof *s->copy);
+	r = s->meter && s->copy ? 0 : -ENOMEM;
 	if (r == 0 && s->c->queue_max && (r = hm_queue_init(&s->q, s->c->queue_max)) < 0)
 		hm_log(LOG_ERR, "mqtt: cannot allocate a hold queue of %u messages (%zu bytes each)", s->c->queue_max,
 		       sizeof(struct hm_queue_msg));
