@@ -144,6 +144,9 @@ const char *hm_derived_event_name(enum hm_derived_event ev);
 /* The capacity tariff: the top three days (largest first, mWh, day of month
  * 1..31) into top[]/dom[] (either may be NULL); returns how many (0..3). */
 unsigned hm_derived_top3(const struct hm_derived *d, int64_t top[3], unsigned dom[3]);
+/* The capacity mean: the top three days' hourly peaks averaged, in mWh per
+ * hour (= mW), rounded half up; -1 when the month has no hour yet. */
+int64_t hm_derived_mean_mwh(const struct hm_derived *d);
 /* Step 1..n_steps+1, or 0 when the month has no hour yet. */
 unsigned hm_derived_step(const struct hm_derived *d);
 

@@ -490,6 +490,17 @@ static unsigned step_of(const struct hm_derived *d, int64_t sum, unsigned n)
 	return d->n_steps + 1;
 }
 
+int64_t hm_derived_mean_mwh(const struct hm_derived *d)
+{
+	int64_t top[3], sum = 0;
+	unsigned n = hm_derived_top3(d, top, NULL);
+	if (n == 0)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		sum += top[i];
+	return (sum + n / 2) / n; /* sum >= 0 */
+}
+
 unsigned hm_derived_step(const struct hm_derived *d)
 {
 	int64_t top[3], sum = 0;
@@ -618,11 +629,7 @@ int hm_derived_json(const struct hm_derived *d, char *buf, size_t cap)
 	unsigned dom[3];
 	unsigned n = hm_derived_top3(d, top, dom);
 	if (n) {
-		int64_t sum = 0;
-		for (unsigned i = 0; i < n; i++)
-			sum += top[i];
-		/* mean in mW, rounded half up to a whole mW (sum >= 0) */
-		key_kwh(&o, "capacity_tariff_mean_kw", (sum + n / 2) / n);
+		key_kwh(&o, "capacity_tariff_mean_kw", hm_derived_mean_mwh(d));
 		key_u64(&o, "capacity_tariff_step", hm_derived_step(d));
 		key(&o, "capacity_top3_kwh");
 		for (unsigned i = 0; i < n; i++) {

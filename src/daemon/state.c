@@ -52,16 +52,23 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
+/* The state file's name and its temporary twin (PATH_MAX each); 0 or -errno, logged. */
+static int paths(const char *dir, const char *meter, char *path, char *tmp)
+{
+	int rc = build(path, PATH_MAX, dir, "", meter, SUFFIX);
+	if (rc == 0)
+		rc = build(tmp, PATH_MAX, dir, ".", meter, TMP_SUFFIX);
+	if (rc < 0)
+		hm_log_meter(LOG_ERR, meter, "state: no file name in %s: %s", dir, strerror(-rc));
+	return rc;
+}
+
 int hm_state_save(const char *dir, const char *meter, const struct hm_derived *d)
 {
 	char path[PATH_MAX], tmp[PATH_MAX], text[HM_DERIVED_TEXT_MAX];
-	int rc = build(path, sizeof path, dir, "", meter, SUFFIX);
-	if (rc == 0)
-		rc = build(tmp, sizeof tmp, dir, ".", meter, TMP_SUFFIX);
-	if (rc < 0) {
-		hm_log_meter(LOG_ERR, meter, "state: no file name in %s: %s", dir, strerror(-rc));
+	int rc = paths(dir, meter, path, tmp);
+	if (rc < 0)
 		return rc;
-	}
 	int n = hm_derived_save(d, text, sizeof text);
 	if (n < 0) { /* HM_DERIVED_TEXT_MAX is sized for the longest: our bug */
 		hm_log_meter(LOG_ERR, meter, "state: text longer than %zu bytes", sizeof text);
@@ -120,13 +127,9 @@ int hm_state_load(const char *dir, const char *meter, struct hm_derived *d)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
 	char text[HM_DERIVED_TEXT_MAX + 1]; /* one more: longer than any state is refused */
-	int rc = build(path, sizeof path, dir, "", meter, SUFFIX);
-	if (rc == 0)
-		rc = build(tmp, sizeof tmp, dir, ".", meter, TMP_SUFFIX);
-	if (rc < 0) {
-		hm_log_meter(LOG_ERR, meter, "state: no file name in %s: %s", dir, strerror(-rc));
+	int rc = paths(dir, meter, path, tmp);
+	if (rc < 0)
 		return rc;
-	}
 	unlink(tmp); /* a save that was killed before its rename */
 
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

@@ -122,13 +122,9 @@ static void log_hour(const struct hm_meter *m)
 		fmt_kwh(c, sizeof c, month->export_mwh, 1);
 		hm_strbuf_printf(&o, ", export hour %s kWh, %s %s kWh, %s %s kWh", a, day_word, b, month_word, c);
 	}
-	int64_t top[3];
-	unsigned k = hm_derived_top3(d, top, NULL);
-	if (k) {
-		int64_t sum = 0;
-		for (unsigned i = 0; i < k; i++)
-			sum += top[i];
-		fmt_kwh(a, sizeof a, (sum + k / 2) / k, 3); /* mean hourly kWh = kW */
+	int64_t mean = hm_derived_mean_mwh(d);
+	if (mean >= 0) {
+		fmt_kwh(a, sizeof a, mean, 3); /* mean hourly kWh = kW */
 		hm_strbuf_printf(&o, ", capacity step %u (mean %s kW)", hm_derived_step(d), a);
 	}
 	hm_log_meter(LOG_INFO, m->conf->name, "%s", line);
