@@ -55,9 +55,138 @@ struct hm_axdr {
 	unsigned n;                                  /* items used */
 };
 
-/* Parses ONE A-XDR value (with everything nested in it) from p.
- * Returns HM_ERR_OK and sets *used to the bytes consumed, or
- * HM_ERR_TRUNCATED / HM_ERR_MALFORMED_APDU / HM_ERR_TOO_DEEP / HM_ERR_OVERSIZE. */
+/* A cursor over A-XDR bytes: hm_axdr_next() reads one item at pos. */
+struct hm_axdr_rd {
+	const uint8_t *p; /* the bytes */
+	size_t len;       /* bytes at p */
+	size_t pos;       /* next item's tag */
+};
+
+/* Big-endian unsigned of n bytes (n <= 8). */
+static inline uint64_t hm_axdr_be(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/*
+ * Reads the one item at rd->pos into *it and moves past it: its tag and
+ * content (integers, enum and boolean also as ival), or for an array or a
+ * structure its element count, the elements following as items of their
+ * own.  depth is left 0: the nesting is the caller's (hm_axdr_parse()
+ * tracks it; a profile that knows its list's shape reads the elements it
+ * expects).  HM_ERR_OK, or HM_ERR_TRUNCATED / HM_ERR_MALFORMED_APDU (a tag
+ * not in the Green Book's list, compact-array, a bad length form) /
+ * HM_ERR_OVERSIZE (more elements than HM_AXDR_ITEMS_MAX, a string over
+ * 64 KiB), with *it unspecified and pos unmoved.
+ *
+ * This is the one A-XDR decoder: hm_axdr_parse() and the profiles that read
+ * a list straight from its bytes both come here.  Inline, because it runs
+ * for every value of every list.
+ */
+static inline enum hm_err hm_axdr_next(struct hm_axdr_rd *rd, struct hm_axdr_item *it)
+{
+	const uint8_t *p = rd->p;
+	size_t len = rd->len, i = rd->pos;
+	uint64_t u;
+	unsigned n; /* content bytes of a fixed-size type */
+
+	if (i >= len)
+		return HM_ERR_TRUNCATED;
+	uint8_t tag = p[i++];
+	*it = (struct hm_axdr_item){.tag = tag};
+	switch (tag) {
+	case HM_AXDR_NULL: rd->pos = i; return HM_ERR_OK;
+	case HM_AXDR_ARRAY:
+	case HM_AXDR_STRUCTURE:
+	case HM_AXDR_OCTET_STRING:
+	case HM_AXDR_VISIBLE_STRING:
+	case HM_AXDR_UTF8_STRING:
+	case HM_AXDR_BIT_STRING: {
+		/* A-XDR length: one byte < 0x80, or 0x80 | k and k (1..4) big-endian bytes. */
+		if (i >= len)
+			return HM_ERR_TRUNCATED;
+		uint32_t k = p[i++];
+		if (k >= 0x80) {
+			unsigned nb = k & 0x7F;
+			if (nb < 1 || nb > 4)
+				return HM_ERR_MALFORMED_APDU;
+			if (len - i < nb)
+				return HM_ERR_TRUNCATED;
+			k = (uint32_t)hm_axdr_be(p + i, nb);
+			i += nb;
+		}
+		if (tag == HM_AXDR_ARRAY || tag == HM_AXDR_STRUCTURE) {
+			if (k > len - i) /* every element takes at least its tag byte */
+				return HM_ERR_TRUNCATED;
+			if (k > HM_AXDR_ITEMS_MAX)
+				return HM_ERR_OVERSIZE;
+			it->len = (uint16_t)k;
+			rd->pos = i;
+			return HM_ERR_OK;
+		}
+		if (tag == HM_AXDR_BIT_STRING) /* length in bits */
+			k = k / 8 + (k % 8 != 0);
+		if (k > len - i)
+			return HM_ERR_TRUNCATED;
+		if (k > UINT16_MAX)
+			return HM_ERR_OVERSIZE;
+		it->len = (uint16_t)k;
+		it->data = p + i;
+		rd->pos = i + k;
+		return HM_ERR_OK;
+	}
+	/* Fixed sizes: Green Book, table "Data types". */
+	case HM_AXDR_BOOLEAN:
+	case HM_AXDR_BCD:
+	case HM_AXDR_INT8:
+	case HM_AXDR_UINT8:
+	case HM_AXDR_ENUM: n = 1; break;
+	case HM_AXDR_INT16:
+	case HM_AXDR_UINT16: n = 2; break;
+	case HM_AXDR_INT32:
+	case HM_AXDR_UINT32:
+	case HM_AXDR_FLOAT32:
+	case HM_AXDR_TIME: n = 4; break;
+	case HM_AXDR_DATE: n = 5; break;
+	case HM_AXDR_INT64:
+	case HM_AXDR_UINT64:
+	case HM_AXDR_FLOAT64: n = 8; break;
+	case HM_AXDR_DATE_TIME: n = 12; break;
+	default: return HM_ERR_MALFORMED_APDU;
+	}
+	if (len - i < n)
+		return HM_ERR_TRUNCATED;
+	p += i;
+	it->len = (uint16_t)n;
+	it->data = p;
+	rd->pos = i + n;
+	switch (tag) { /* the value of the integer types, sign-extended */
+	case HM_AXDR_BOOLEAN: it->ival = p[0] != 0; break;
+	case HM_AXDR_INT8: it->ival = (int8_t)p[0]; break;
+	case HM_AXDR_INT16: it->ival = (int16_t)(uint16_t)hm_axdr_be(p, 2); break;
+	case HM_AXDR_INT32: it->ival = (int32_t)(uint32_t)hm_axdr_be(p, 4); break;
+	case HM_AXDR_INT64: it->ival = (int64_t)hm_axdr_be(p, 8); break;
+	case HM_AXDR_UINT64: /* above INT64_MAX saturates */
+		u = hm_axdr_be(p, 8);
+		it->ival = u > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)u;
+		break;
+	case HM_AXDR_BCD:
+	case HM_AXDR_UINT8:
+	case HM_AXDR_ENUM: it->ival = p[0]; break;
+	case HM_AXDR_UINT16: it->ival = (int64_t)hm_axdr_be(p, 2); break;
+	case HM_AXDR_UINT32: it->ival = (int64_t)hm_axdr_be(p, 4); break;
+	default: break; /* floats and dates: bytes at data */
+	}
+	return HM_ERR_OK;
+}
+
+/* Parses ONE A-XDR value (with everything nested in it) from p into a flat
+ * item list, depth by depth.  Returns HM_ERR_OK and sets *used to the bytes
+ * consumed, or what hm_axdr_next() says, or HM_ERR_TOO_DEEP /
+ * HM_ERR_OVERSIZE (over HM_AXDR_DEPTH_MAX / HM_AXDR_ITEMS_MAX). */
 enum hm_err hm_axdr_parse(struct hm_axdr *out, const uint8_t *p, size_t len, size_t *used);
 
 /* The index just past item i and everything nested in it. */

@@ -21,17 +21,30 @@
 #define HM_DLMS_GENERAL_GLO_CIPHERING 0xDB
 
 struct hm_apdu {
-	uint32_t invoke_id;  /* long-invoke-id-and-priority */
-	bool has_time;       /* the header carried a date-time */
-	uint8_t time[12];    /* that date-time (COSEM date-time, 12 bytes) */
-	const uint8_t *body; /* notification-body bytes */
-	size_t body_len;     /* bytes at body */
-	struct hm_axdr ax;   /* the body, flattened */
+	uint32_t invoke_id;    /* long-invoke-id-and-priority */
+	bool has_time;         /* the header carried a date-time */
+	uint8_t time[12];      /* that date-time (COSEM date-time, 12 bytes) */
+	const uint8_t *body;   /* notification-body bytes */
+	size_t body_len;       /* bytes at body */
+	bool has_items;        /* ax and items_err are the body's (hm_dlms_items()) */
+	enum hm_err items_err; /* hm_dlms_items()'s verdict on the body */
+	struct hm_axdr ax;     /* the body, flattened, once hm_dlms_items() has run */
 };
 
-/* Parses a data-notification (LLC optional).  HM_ERR_NOT_MINE if it is not
- * one (first byte not 0x0F after the LLC); HM_ERR_TRUNCATED / _MALFORMED_APDU
- * if it is one but broken; trailing bytes after the body are malformed. */
+/* Parses a data-notification's header (LLC optional): invoke-id, date-time,
+ * and where the body lies (the rest of the message, at least one byte).
+ * The body is not looked at: profiles that know their list read it
+ * straight from the bytes, others call hm_dlms_items().  HM_ERR_NOT_MINE if
+ * it is not one (first byte not 0x0F after the LLC); HM_ERR_TRUNCATED /
+ * _MALFORMED_APDU if it is one but broken. */
+enum hm_err hm_dlms_parse_header(struct hm_apdu *a, const uint8_t *p, size_t len);
+
+/* The body as a flat item list in a->ax: parsed on the first call after
+ * hm_dlms_parse_header(), remembered after.  HM_ERR_OK, or why the body is
+ * no single well-formed A-XDR value (trailing bytes are malformed). */
+enum hm_err hm_dlms_items(struct hm_apdu *a);
+
+/* hm_dlms_parse_header() and hm_dlms_items(): the whole notification. */
 enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len);
 
 /* Formats a COSEM date-time (12 bytes: year(2) month day weekday hour min

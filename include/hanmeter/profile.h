@@ -19,9 +19,11 @@ struct hm_profile {
 	const char *name;         /* config/CLI name: "aidon" */
 	const char *manufacturer; /* for Home Assistant's device registry: "Aidon" */
 	bool fallback;            /* claims any list of its kind (generic OBIS): never tried before the others */
-	/* Fills r from a parsed notification.  HM_ERR_OK, HM_ERR_NOT_MINE, or a
-	 * "mine but broken" error (HM_ERR_UNKNOWN_LIST, HM_ERR_MALFORMED_APDU). */
-	enum hm_err (*decode)(const struct hm_apdu *a, struct hm_reading *r);
+	/* Fills r from a notification whose header is parsed: reads a->body
+	 * straight (a list of known shape) or as items (hm_dlms_items()).
+	 * HM_ERR_OK with the whole body read, HM_ERR_NOT_MINE, or a "mine but
+	 * broken" error (HM_ERR_UNKNOWN_LIST, HM_ERR_MALFORMED_APDU, ...). */
+	enum hm_err (*decode)(struct hm_apdu *a, struct hm_reading *r);
 };
 
 /* Every profile, NULL-terminated, in auto-detection order. */

@@ -26,35 +26,46 @@ void hm_decoder_init(struct hm_decoder *d)
 	memset(d, 0, sizeof *d);
 }
 
-/* Runs the profiles over a parsed notification: the forced one only, or the
- * one that matched last and then the table. */
+/* A profile's "mine but broken" verdict, unless the body is no well-formed
+ * A-XDR at all: then that is the better reason (profiles that read the
+ * bytes straight stop at the first thing they do not expect). */
+static enum hm_err broken(struct hm_apdu *a, enum hm_err err)
+{
+	enum hm_err body = hm_dlms_items(a);
+	return body != HM_ERR_OK ? body : err;
+}
+
+/* Runs the profiles over a notification whose header is parsed: the forced
+ * one only, or the one that matched last and then the table. */
 static enum hm_err run_profiles(struct hm_decoder *d, struct hm_reading *r)
 {
+	struct hm_apdu *a = &d->apdu;
 	const struct hm_profile *p;
 	enum hm_err err;
 
 	if (d->force) {
-		err = d->force->decode(&d->apdu, r);
+		err = d->force->decode(a, r);
 		if (err == HM_ERR_OK)
 			r->profile = d->force->name;
-		return err == HM_ERR_NOT_MINE ? HM_ERR_UNKNOWN_LIST : err;
+		return err == HM_ERR_OK ? err : broken(a, err == HM_ERR_NOT_MINE ? HM_ERR_UNKNOWN_LIST : err);
 	}
 	/* The last match first (a meter keeps its make), but a fallback never
 	 * goes before the specific profiles it would shadow. */
 	const struct hm_profile *first = d->last && !d->last->fallback ? d->last : NULL;
 	if (first) {
-		err = first->decode(&d->apdu, r);
-		if (err != HM_ERR_NOT_MINE) {
-			if (err == HM_ERR_OK)
-				r->profile = first->name;
+		err = first->decode(a, r);
+		if (err == HM_ERR_OK) {
+			r->profile = first->name;
 			return err;
 		}
+		if (err != HM_ERR_NOT_MINE)
+			return broken(a, err);
 		hm_reading_clear(r); /* a profile that is not the list's owner leaves nothing behind */
 	}
 	for (int i = 0; (p = hm_profiles[i]) != NULL; i++) {
 		if (p == first)
 			continue;
-		err = p->decode(&d->apdu, r);
+		err = p->decode(a, r);
 		if (err == HM_ERR_NOT_MINE) {
 			hm_reading_clear(r);
 			continue;
@@ -62,16 +73,17 @@ static enum hm_err run_profiles(struct hm_decoder *d, struct hm_reading *r)
 		if (err == HM_ERR_OK) {
 			d->last = p;
 			r->profile = p->name;
+			return err;
 		}
-		return err;
+		return broken(a, err);
 	}
-	return HM_ERR_UNKNOWN_LIST; /* parses, but no profile knows it */
+	return broken(a, HM_ERR_UNKNOWN_LIST); /* no profile knows it */
 }
 
-/* A data-notification: header, body, profiles; the header time as apdu_time. */
+/* A data-notification: header, profiles; the header time as apdu_time. */
 static enum hm_err decode_apdu(struct hm_decoder *d, const uint8_t *p, size_t len, struct hm_reading *r)
 {
-	enum hm_err err = hm_dlms_parse(&d->apdu, p, len);
+	enum hm_err err = hm_dlms_parse_header(&d->apdu, p, len);
 	if (err != HM_ERR_OK)
 		return err;
 	err = run_profiles(d, r);

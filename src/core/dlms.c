@@ -20,7 +20,7 @@ static const uint8_t llc[3] = {0xE6, 0xE7, 0x00};
 #define DEV_UNSPECIFIED 0x8000 /* deviation "not specified" */
 #define DEV_MAX         720    /* |deviation| in minutes: the Blue Book allows -720..720 */
 
-enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
+enum hm_err hm_dlms_parse_header(struct hm_apdu *a, const uint8_t *p, size_t len)
 {
 	size_t pos = 0;
 
@@ -28,6 +28,7 @@ enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
 	a->has_time = false;
 	a->body = NULL;
 	a->body_len = 0;
+	a->has_items = false;
 	a->ax.n = 0;
 
 	if (len >= sizeof llc && p[0] == llc[0] && p[1] == llc[1] && p[2] == llc[2])
@@ -66,15 +67,28 @@ enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
 
 	if (pos >= len)
 		return HM_ERR_TRUNCATED;
-	size_t used = 0;
-	enum hm_err err = hm_axdr_parse(&a->ax, p + pos, len - pos, &used);
-	if (err != HM_ERR_OK)
-		return err;
-	if (used != len - pos)
-		return HM_ERR_MALFORMED_APDU; /* bytes after the body */
 	a->body = p + pos;
-	a->body_len = used;
+	a->body_len = len - pos;
 	return HM_ERR_OK;
+}
+
+enum hm_err hm_dlms_items(struct hm_apdu *a)
+{
+	if (a->has_items)
+		return a->items_err;
+	size_t used = 0;
+	enum hm_err err = a->body ? hm_axdr_parse(&a->ax, a->body, a->body_len, &used) : HM_ERR_TRUNCATED;
+	if (err == HM_ERR_OK && used != a->body_len)
+		err = HM_ERR_MALFORMED_APDU; /* bytes after the body */
+	a->has_items = true;
+	a->items_err = err;
+	return err;
+}
+
+enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
+{
+	enum hm_err err = hm_dlms_parse_header(a, p, len);
+	return err == HM_ERR_OK ? hm_dlms_items(a) : err;
 }
 
 /* Writes v (< 100) as two digits, from a table of "00" .. "99". */

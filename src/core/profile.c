@@ -196,8 +196,7 @@ enum hm_err hm_profile_put(struct hm_reading *r, const uint8_t obis[6], const st
 	return put_field(r, obis, hm_profile_obis_field(obis), v, scaler, unit);
 }
 
-int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *r,
-                    void (*implicit)(int field, int *scaler, uint8_t *unit, void *ctx), void *ctx)
+int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *r)
 {
 	int pairs = 0;
 	unsigned i = from;
@@ -211,7 +210,7 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 			continue;
 		}
 		unsigned v = i + 1, k = v + 1; /* v is no container: hm_axdr_skip(ax, v) */
-		int scaler = 0, field = -2;    /* -2: not looked up yet */
+		int scaler = 0;
 		uint8_t unit = HM_UNIT_NONE;
 		const struct hm_axdr_item *s = k < ax->n ? &ax->item[k] : NULL;
 		if (s && s->depth == o->depth && s->tag == HM_AXDR_STRUCTURE && s->len == 2 &&
@@ -219,14 +218,8 @@ int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *
 			scaler = (int)ax->item[k + 1].ival;
 			unit = (uint8_t)ax->item[k + 2].ival;
 			k += 3;
-		} else if (implicit) {
-			int f = o->data[0] == 1 ? hm_profile_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
-			if (f >= 0)
-				implicit(f, &scaler, &unit, ctx);
-			field = o->data[5] == 0xFF ? f : -1; /* as hm_profile_obis_field() has it */
 		}
-		enum hm_err err = hm_profile_put_field(r, o->data, field == -2 ? hm_profile_obis_field(o->data) : field,
-		                                       &ax->item[v], scaler, unit);
+		enum hm_err err = hm_profile_put(r, o->data, &ax->item[v], scaler, unit);
 		if (err != HM_ERR_OK)
 			return -(int)err;
 		pairs++;

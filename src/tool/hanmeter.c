@@ -223,7 +223,7 @@ static void tree(struct hm_tool *t, const uint8_t *p, size_t n, enum hm_err err)
 		if (hm_dlms_parse(&t->apdu, p, n) == HM_ERR_OK)
 			hm_print_tree(t, &t->apdu);
 	} else if (n && *apdu == HM_CIPHER_TAG && (err == HM_ERR_OK || err == HM_ERR_UNKNOWN_LIST) &&
-	           t->dec.plain[0] == HM_DLMS_DATA_NOTIFICATION) {
+	           t->dec.plain[0] == HM_DLMS_DATA_NOTIFICATION && hm_dlms_items(&t->dec.apdu) == HM_ERR_OK) {
 		/* deciphered and parsed (only a profile may have said no) */
 		hm_print_tree(t, &t->dec.apdu);
 	}

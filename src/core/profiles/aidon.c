@@ -27,65 +27,80 @@ static inline bool foreign_version(const struct hm_axdr_item *o, const struct hm
 	       (v->len < strlen(AIDON_PREFIX) || memcmp(v->data, AIDON_PREFIX, strlen(AIDON_PREFIX)) != 0);
 }
 
-/* Another make's list version anywhere in the body. */
-static bool foreign_list(const struct hm_axdr *ax)
+/* Another make's list version anywhere in the body (an error path: the
+ * body as items). */
+static bool foreign_list(struct hm_apdu *a)
 {
+	const struct hm_axdr *ax = &a->ax;
+	if (hm_dlms_items(a) != HM_ERR_OK)
+		return false;
 	for (unsigned i = 2; i + 1 < ax->n; i++)
 		if (foreign_version(&ax->item[i], &ax->item[i + 1]))
 			return true;
 	return false;
 }
 
-static enum hm_err aidon_decode(const struct hm_apdu *a, struct hm_reading *r)
+/* The elements of the array, read straight from the bytes: each must be
+ * {OBIS, value} or {OBIS, value, {int8 scaler, enum unit}}.  The first
+ * one's shape is what makes the list Aidon's (else HM_ERR_NOT_MINE); after
+ * that a wrong shape is HM_ERR_UNKNOWN_LIST. */
+static enum hm_err read_list(struct hm_axdr_rd *rd, struct hm_reading *r)
 {
-	const struct hm_axdr *ax = &a->ax;
-	const struct hm_axdr_item *top = &ax->item[0];
+	struct hm_axdr_item top, s, o, v, t;
+	enum hm_err err;
 
-	/* Mine: an array whose first element is a structure opening with an OBIS code. */
-	if (ax->n < 3 || top->tag != HM_AXDR_ARRAY || ax->item[1].tag != HM_AXDR_STRUCTURE ||
-	    !hm_profile_is_obis(&ax->item[2]))
+	if (hm_axdr_next(rd, &top) != HM_ERR_OK || top.tag != HM_AXDR_ARRAY)
 		return HM_ERR_NOT_MINE;
-
-	/*
-	 * The same shape from another make (its list version says so) goes to
-	 * the generic profile: another make's version anywhere in the body
-	 * makes it HM_ERR_NOT_MINE, whatever else is wrong with it.  In a body
-	 * of the shape below the only place it can be is an element's {OBIS,
-	 * value}, which the walk checks as it goes; the whole body is searched
-	 * only when the walk fails, rather than before every list.
-	 */
-	unsigned i = 1;
-	enum hm_err err = HM_ERR_OK;
-	for (unsigned e = 0; e < top->len && err == HM_ERR_OK; e++) {
-		/* Every element must have that shape: {OBIS, value} or {OBIS, value, {int8, enum}}. */
-		const struct hm_axdr_item *s = &ax->item[i];
-		if (i + 2 >= ax->n || s->tag != HM_AXDR_STRUCTURE || (s->len != 2 && s->len != 3) ||
-		    !hm_profile_is_obis(&ax->item[i + 1])) {
-			err = HM_ERR_UNKNOWN_LIST;
-			break;
-		}
-		/* The value is one item unless it is a container (which put
-		 * rejects); the structure ends after it or after {int8, enum}. */
-		unsigned v = i + 2, k = ax->item[v].tag == HM_AXDR_ARRAY || ax->item[v].tag == HM_AXDR_STRUCTURE
-		                            ? hm_axdr_skip(ax, v)
-		                            : v + 1;
-		if (foreign_version(&ax->item[i + 1], &ax->item[v]))
+	for (unsigned e = 0; e < top.len; e++) {
+		enum hm_err shape = e == 0 ? HM_ERR_NOT_MINE : HM_ERR_UNKNOWN_LIST;
+		if ((err = hm_axdr_next(rd, &s)) != HM_ERR_OK)
+			return e == 0 ? HM_ERR_NOT_MINE : err;
+		if (s.tag != HM_AXDR_STRUCTURE || (s.len != 2 && s.len != 3))
+			return shape;
+		if ((err = hm_axdr_next(rd, &o)) != HM_ERR_OK)
+			return e == 0 ? HM_ERR_NOT_MINE : err;
+		if (!hm_profile_is_obis(&o))
+			return shape;
+		if ((err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
+			return err;
+		if (hm_profile_is_container(&v))
+			return HM_ERR_MALFORMED_APDU; /* a container where a value belongs */
+		/* The same shape from another make (its list version says so)
+		 * goes to the generic profile. */
+		if (foreign_version(&o, &v))
 			return HM_ERR_NOT_MINE;
 		int scaler = 0;
 		uint8_t unit = HM_UNIT_NONE;
-		if (s->len == 3) {
-			if (k + 2 >= ax->n || ax->item[k].tag != HM_AXDR_STRUCTURE || ax->item[k].len != 2 ||
-			    ax->item[k + 1].tag != HM_AXDR_INT8 || ax->item[k + 2].tag != HM_AXDR_ENUM) {
-				err = HM_ERR_UNKNOWN_LIST;
-				break;
-			}
-			scaler = (int)ax->item[k + 1].ival;
-			unit = (uint8_t)ax->item[k + 2].ival;
+		if (s.len == 3) {
+			if ((err = hm_axdr_next(rd, &t)) != HM_ERR_OK)
+				return err;
+			if (t.tag != HM_AXDR_STRUCTURE || t.len != 2)
+				return HM_ERR_UNKNOWN_LIST;
+			if ((err = hm_axdr_next(rd, &t)) != HM_ERR_OK)
+				return err;
+			if (t.tag != HM_AXDR_INT8)
+				return HM_ERR_UNKNOWN_LIST;
+			scaler = (int)t.ival;
+			if ((err = hm_axdr_next(rd, &t)) != HM_ERR_OK)
+				return err;
+			if (t.tag != HM_AXDR_ENUM)
+				return HM_ERR_UNKNOWN_LIST;
+			unit = (uint8_t)t.ival;
 		}
-		err = hm_profile_put_inline(r, ax->item[i + 1].data, &ax->item[v], scaler, unit);
-		i = s->len == 3 ? k + 3 : k; /* hm_axdr_skip(ax, i), known from the shape just checked */
+		if ((err = hm_profile_put_inline(r, o.data, &v, scaler, unit)) != HM_ERR_OK)
+			return err;
 	}
-	return err != HM_ERR_OK && foreign_list(ax) ? HM_ERR_NOT_MINE : err;
+	return rd->pos == rd->len ? HM_ERR_OK : HM_ERR_MALFORMED_APDU; /* bytes after the body */
+}
+
+static enum hm_err aidon_decode(struct hm_apdu *a, struct hm_reading *r)
+{
+	struct hm_axdr_rd rd = {.p = a->body, .len = a->body_len};
+	enum hm_err err = read_list(&rd, r);
+	/* Another make's version anywhere in the body makes it HM_ERR_NOT_MINE,
+	 * whatever else is wrong with it.  The walk checks each {OBIS, value}
+	 * as it goes; the whole body is searched only when the walk fails. */
+	return err != HM_ERR_OK && err != HM_ERR_NOT_MINE && foreign_list(a) ? HM_ERR_NOT_MINE : err;
 }
 
 const struct hm_profile hm_profile_aidon = {

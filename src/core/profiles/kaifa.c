@@ -80,61 +80,79 @@ static inline enum hm_err put_at(struct hm_reading *r, const struct pos *p, cons
 	return HM_ERR_OK;
 }
 
-/* put_at for n positions and the n values from v on; stops at the first error. */
-static enum hm_err put_run(struct hm_reading *r, const struct pos *p, size_t n, const struct hm_axdr_item *v)
-{
-	for (size_t i = 0; i < n; i++) {
-		enum hm_err err = put_at(r, &p[i], &v[i]);
-		if (err != HM_ERR_OK)
-			return err;
-	}
-	return HM_ERR_OK;
-}
-
 static bool is_kfm(const struct hm_axdr_item *it)
 {
 	return hm_profile_is_string(it) && it->len >= strlen(KFM_PREFIX) &&
 	       memcmp(it->data, KFM_PREFIX, strlen(KFM_PREFIX)) == 0;
 }
 
-static enum hm_err kaifa_decode(const struct hm_apdu *a, struct hm_reading *r)
+/* put_at for n positions and the next n bare values in rd; stops at the
+ * first error.  A container among them is no Kaifa list. */
+static enum hm_err put_run(struct hm_reading *r, const struct pos *p, size_t n, struct hm_axdr_rd *rd)
 {
-	const struct hm_axdr *ax = &a->ax;
-	const struct hm_axdr_item *top = &ax->item[0];
+	for (size_t i = 0; i < n; i++) {
+		struct hm_axdr_item v;
+		enum hm_err err = hm_axdr_next(rd, &v);
+		if (err != HM_ERR_OK)
+			return err;
+		if (hm_profile_is_container(&v))
+			return HM_ERR_UNKNOWN_LIST;
+		if ((err = put_at(r, &p[i], &v)) != HM_ERR_OK)
+			return err;
+	}
+	return HM_ERR_OK;
+}
 
-	if (ax->n < 2 || top->tag != HM_AXDR_STRUCTURE)
+/* The list after its structure's header, read straight from the bytes. */
+static enum hm_err read_list(struct hm_axdr_rd *rd, unsigned n, struct hm_reading *r)
+{
+	struct hm_axdr_item first, second;
+
+	if (n == 0 || hm_axdr_next(rd, &first) != HM_ERR_OK)
 		return HM_ERR_NOT_MINE;
 
 	/* List 1: one bare double-long-unsigned. */
-	if (top->len == 1 && ax->n == 2) {
-		if (ax->item[1].tag != HM_AXDR_UINT32)
-			return HM_ERR_NOT_MINE;
-		return put_at(r, &list_1, &ax->item[1]);
-	}
+	if (n == 1)
+		return first.tag == HM_AXDR_UINT32 ? put_at(r, &list_1, &first) : HM_ERR_NOT_MINE;
 
 	/* Sweden: OBIS/value pairs led by the list version. */
-	if (ax->n >= 3 && hm_profile_is_obis(&ax->item[1]) && is_kfm(&ax->item[2])) {
-		int pairs = hm_profile_walk(ax, 1, r, kaifa_scale, NULL);
-		return pairs < 0 ? (enum hm_err) - pairs : HM_ERR_OK;
+	if (hm_profile_is_obis(&first)) {
+		if (hm_axdr_next(rd, &second) != HM_ERR_OK || !is_kfm(&second))
+			return HM_ERR_NOT_MINE;
+		enum hm_err err = hm_profile_put(r, first.data, &second, 0, HM_UNIT_NONE);
+		return err == HM_ERR_OK ? hm_profile_pairs(rd, n - 2, r, kaifa_scale, NULL) : err;
 	}
 
 	/* Norway: positional, led by the list version. */
-	if (!is_kfm(&ax->item[1]))
+	if (!is_kfm(&first))
 		return HM_ERR_NOT_MINE;
 	const struct pos *head;
 	size_t nhead;
-	switch (top->len) {
+	switch (n) {
 	case LEN(list_1ph):
 	case LEN(list_1ph) + LEN(list_3_tail): head = list_1ph, nhead = LEN(list_1ph); break;
 	case LEN(list_3ph):
 	case LEN(list_3ph) + LEN(list_3_tail): head = list_3ph, nhead = LEN(list_3ph); break;
 	default: return HM_ERR_UNKNOWN_LIST;
 	}
-	if (ax->n != 1u + top->len) /* bare values only: nothing nested */
-		return HM_ERR_UNKNOWN_LIST;
-	enum hm_err err = put_run(r, head, nhead, &ax->item[1]);
-	if (err == HM_ERR_OK && top->len > nhead)
-		err = put_run(r, list_3_tail, LEN(list_3_tail), &ax->item[1 + nhead]);
+	enum hm_err err = put_at(r, &head[0], &first);
+	if (err == HM_ERR_OK)
+		err = put_run(r, head + 1, nhead - 1, rd);
+	if (err == HM_ERR_OK && n > nhead)
+		err = put_run(r, list_3_tail, LEN(list_3_tail), rd);
+	return err;
+}
+
+static enum hm_err kaifa_decode(struct hm_apdu *a, struct hm_reading *r)
+{
+	struct hm_axdr_rd rd = {.p = a->body, .len = a->body_len};
+	struct hm_axdr_item top;
+
+	if (hm_axdr_next(&rd, &top) != HM_ERR_OK || top.tag != HM_AXDR_STRUCTURE)
+		return HM_ERR_NOT_MINE;
+	enum hm_err err = read_list(&rd, top.len, r);
+	if (err == HM_ERR_OK && rd.pos != rd.len)
+		err = HM_ERR_MALFORMED_APDU; /* bytes after the body */
 	return err;
 }
 

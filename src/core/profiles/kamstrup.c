@@ -24,82 +24,69 @@
 #define KAMSTRUP_PREFIX  "Kamstrup" /* list version "Kamstrup_V0001" */
 #define TYPE_COUNTRY_POS 11         /* 0-based position of the country digit in the type number */
 
-/* Finds the type number and applies the rule above. */
-static bool is_norwegian(const struct hm_axdr *ax)
+/* The rule above, on the type number as the reading has it. */
+static bool is_norwegian(const struct hm_reading *r)
 {
-	static const uint8_t type_obis[6] = {1, 1, 96, 1, 1, 255};
-	for (unsigned i = 1; i + 1 < ax->n; i++) {
-		const struct hm_axdr_item *o = &ax->item[i], *v = &ax->item[i + 1];
-		if (hm_profile_is_obis(o) && memcmp(o->data, type_obis, 6) == 0 && hm_profile_is_string(v))
-			return v->len > TYPE_COUNTRY_POS &&
-			       (v->data[TYPE_COUNTRY_POS] == '2' || v->data[TYPE_COUNTRY_POS] == '3');
-	}
-	return false;
+	const char *t = r->text[HM_TEXT_METER_MODEL];
+	return hm_reading_has_text(r, HM_TEXT_METER_MODEL) && strlen(t) > TYPE_COUNTRY_POS &&
+	       (t[TYPE_COUNTRY_POS] == '2' || t[TYPE_COUNTRY_POS] == '3');
 }
 
-struct kam_ctx {
-	const struct hm_axdr *ax;
-	int norway; /* energy in 0.01 kWh rather than Wh; -1: not looked up yet */
-};
-
-static void kamstrup_scale(int f, int *scaler, uint8_t *unit, struct kam_ctx *ctx)
+/* The index of the lowest set bit of m (m != 0). */
+static int ctz64(uint64_t m)
 {
+	int n = 0;
+	while (!(m & 1)) {
+		m >>= 1;
+		n++;
+	}
+	return n;
+}
+
+static void kamstrup_scale(int f, int *scaler, uint8_t *unit, void *ctx)
+{
+	uint64_t *energies = ctx; /* a bit per field, as hm_reading.num_set */
 	*unit = hm_profile_field_unit(f);
 	switch (*unit) {
 	case HM_UNIT_A: *scaler = -2; break;     /* 0.01 A */
 	case HM_UNIT_COUNT: *scaler = -2; break; /* power factor 0.01 */
 	case HM_UNIT_WH:
 	case HM_UNIT_VARH:
-		/* Only lists with energies (hourly) need the country: looked up
-		 * at the first one, once per list. */
-		if (ctx->norway < 0)
-			ctx->norway = is_norwegian(ctx->ax);
-		*scaler = ctx->norway ? 1 : 0; /* 10 Wh = 0.01 kWh, or Wh */
+		/* Wh for now; kamstrup_decode() makes it 10 Wh at the end if the
+		 * type number (which may come before or after) says Norway. */
+		energies[f / 64] |= UINT64_C(1) << (f % 64);
+		*scaler = 0;
 		break;
 	default: *scaler = 0; break; /* W, var, V */
 	}
 }
 
-static enum hm_err kamstrup_decode(const struct hm_apdu *a, struct hm_reading *r)
+static enum hm_err kamstrup_decode(struct hm_apdu *a, struct hm_reading *r)
 {
-	const struct hm_axdr *ax = &a->ax;
-	const struct hm_axdr_item *top = &ax->item[0], *ver = &ax->item[1];
+	struct hm_axdr_rd rd = {.p = a->body, .len = a->body_len};
+	struct hm_axdr_item top, ver;
 
-	if (ax->n < 2 || top->tag != HM_AXDR_STRUCTURE || ver->tag != HM_AXDR_VISIBLE_STRING ||
-	    ver->len < strlen(KAMSTRUP_PREFIX) || memcmp(ver->data, KAMSTRUP_PREFIX, strlen(KAMSTRUP_PREFIX)) != 0)
+	if (hm_axdr_next(&rd, &top) != HM_ERR_OK || top.tag != HM_AXDR_STRUCTURE || top.len < 1 ||
+	    hm_axdr_next(&rd, &ver) != HM_ERR_OK || ver.tag != HM_AXDR_VISIBLE_STRING ||
+	    ver.len < strlen(KAMSTRUP_PREFIX) || memcmp(ver.data, KAMSTRUP_PREFIX, strlen(KAMSTRUP_PREFIX)) != 0)
 		return HM_ERR_NOT_MINE;
-	if (ax->n != 1u + top->len) /* flat: nothing nested */
-		return HM_ERR_UNKNOWN_LIST;
-	hm_reading_set_text(r, HM_TEXT_LIST_VERSION, (const char *)ver->data, ver->len);
+	hm_reading_set_text(r, HM_TEXT_LIST_VERSION, (const char *)ver.data, ver.len);
 	r->items++;
 
 	/* Pairs, with null-data standing in for absent OBIS codes and values. */
-	struct kam_ctx ctx = {.ax = ax, .norway = -1};
-	for (unsigned i = 2; i < ax->n; i++) {
-		const struct hm_axdr_item *o = &ax->item[i];
-		if (o->tag == HM_AXDR_NULL)
-			continue;
-		if (!hm_profile_is_obis(o) || i + 1 >= ax->n)
-			return HM_ERR_UNKNOWN_LIST;
-		const struct hm_axdr_item *v = &ax->item[++i];
-		int scaler = 0;
-		uint8_t unit = HM_UNIT_NONE;
-		int f = o->data[0] == 1 ? hm_profile_field_by_obis(o->data[2], o->data[3], o->data[4]) : -1;
-		if (f >= 0)
-			kamstrup_scale(f, &scaler, &unit, &ctx);
-		if (f >= 0 && o->data[5] == 0xFF && hm_profile_is_int(v)) {
-			/* What hm_profile_put_field does with an integer for a field
-			 * in the field's own unit (kamstrup_scale's scalers are all
-			 * within HM_SCALER_MAX), without looking the unit up again. */
-			r->items++;
-			hm_reading_set_num(r, f, v->ival, scaler + hm_profile_unit_shift(unit));
-			continue;
-		}
-		/* f as hm_profile_obis_field() has it (F = 255 too), not looked up again */
-		enum hm_err err = hm_profile_put_field(r, o->data, o->data[5] == 0xFF ? f : -1, v, scaler, unit);
-		if (err != HM_ERR_OK)
-			return err;
-	}
+	uint64_t energies[(HM_NUM_COUNT + 63) / 64] = {0};
+	enum hm_err err = hm_profile_pairs(&rd, top.len - 1u, r, kamstrup_scale, energies);
+	if (err != HM_ERR_OK)
+		return err;
+	if (rd.pos != rd.len)
+		return HM_ERR_MALFORMED_APDU; /* bytes after the body */
+	if (is_norwegian(r))
+		for (unsigned w = 0; w < sizeof energies / sizeof energies[0]; w++)
+			for (uint64_t m = energies[w]; m; m &= m - 1) {
+				int f = (int)(w * 64) + ctz64(m);
+				if (hm_reading_has_num(r, f))
+					hm_reading_set_num(r, f, r->num[f].m, r->num[f].e + 1); /* 10 Wh = 0.01 kWh */
+			}
 	return HM_ERR_OK;
 }
 

@@ -39,9 +39,12 @@ static void bare_ends(const struct hm_axdr *ax, struct hm_reading *r)
 		r->items++;
 }
 
-static enum hm_err obis_decode(const struct hm_apdu *a, struct hm_reading *r)
+static enum hm_err obis_decode(struct hm_apdu *a, struct hm_reading *r)
 {
-	int pairs = hm_profile_walk(&a->ax, 0, r, NULL, NULL);
+	enum hm_err err = hm_dlms_items(a);
+	if (err != HM_ERR_OK)
+		return err;
+	int pairs = hm_profile_walk(&a->ax, 0, r);
 	if (pairs < 0)
 		return (enum hm_err) - pairs;
 	if (pairs == 0)

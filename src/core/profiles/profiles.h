@@ -155,12 +155,69 @@ enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const 
 /* Sets text field f from a string item (the clock: formatted date-time). */
 enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, const struct hm_axdr_item *v);
 
-/* Walks every {OBIS, value[, {scaler, unit}]} in the list (structures of
- * pairs, or flat OBIS/value sequences) from item `from` on and stores each
- * with hm_profile_put.  Pairs without a scaler/unit structure get
- * (scaler, unit) from implicit(f) when implicit is given, else scaler 0 and
- * HM_UNIT_NONE.  Returns the number of pairs found (>= 0) or -(enum hm_err). */
-int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *r,
-                    void (*implicit)(int field, int *scaler, uint8_t *unit, void *ctx), void *ctx);
+/* True for an array or a structure. */
+static inline bool hm_profile_is_container(const struct hm_axdr_item *it)
+{
+	return it->tag == HM_AXDR_ARRAY || it->tag == HM_AXDR_STRUCTURE;
+}
+
+/* A list's implicit scaling: (scaler, unit) of named field f, for lists that
+ * send bare integers (Kaifa, Kamstrup). */
+typedef void hm_profile_scale_fn(int f, int *scaler, uint8_t *unit, void *ctx);
+
+/*
+ * Reads n elements of a flat OBIS/value list (Kamstrup, Swedish Kaifa) from
+ * rd and stores each pair: an OBIS code and its value, or a null-data
+ * standing in for an absent code or value (Kamstrup single-phase).  Values
+ * are bare: a named field gets (scaler, unit) from scale().  A container, or
+ * a code with no value after it, is HM_ERR_UNKNOWN_LIST.  Inline so that
+ * each profile's scale() is inlined into its own copy: this is the loop
+ * that decodes most of those lists.
+ */
+static inline enum hm_err hm_profile_pairs(struct hm_axdr_rd *rd, unsigned n, struct hm_reading *r,
+                                           hm_profile_scale_fn *scale, void *ctx)
+{
+	while (n > 0) {
+		struct hm_axdr_item o, v;
+		enum hm_err err = hm_axdr_next(rd, &o);
+		if (err != HM_ERR_OK)
+			return err;
+		n--;
+		if (o.tag == HM_AXDR_NULL)
+			continue;
+		if (!hm_profile_is_obis(&o) || n == 0)
+			return HM_ERR_UNKNOWN_LIST;
+		if ((err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
+			return err;
+		n--;
+		if (hm_profile_is_container(&v))
+			return HM_ERR_UNKNOWN_LIST;
+		const uint8_t *c = o.data;
+		int scaler = 0;
+		uint8_t unit = HM_UNIT_NONE;
+		int f = c[0] == 1 ? hm_profile_field_by_obis(c[2], c[3], c[4]) : -1;
+		if (f >= 0)
+			scale(f, &scaler, &unit, ctx);
+		if (f >= 0 && c[5] == 0xFF && hm_profile_is_int(&v)) {
+			/* What hm_profile_put_field does with an integer for a field in
+			 * the field's own unit (scale()'s scalers are within
+			 * HM_SCALER_MAX), without looking the unit up again. */
+			r->items++;
+			hm_reading_set_num(r, f, v.ival, scaler + hm_profile_unit_shift(unit));
+			continue;
+		}
+		/* f as hm_profile_obis_field() has it (F = 255 too), not looked up again */
+		if ((err = hm_profile_put_field(r, c, c[5] == 0xFF ? f : -1, &v, scaler, unit)) != HM_ERR_OK)
+			return err;
+	}
+	return HM_ERR_OK;
+}
+
+/* Walks every {OBIS, value[, {scaler, unit}]} in a parsed body (structures
+ * of pairs at any depth, or flat OBIS/value sequences) from item `from` on
+ * and stores each with hm_profile_put; a pair without a scaler/unit
+ * structure is scaler 0 in the field's unit.  Returns the number of pairs
+ * found (>= 0) or -(enum hm_err). */
+int hm_profile_walk(const struct hm_axdr *ax, unsigned from, struct hm_reading *r);
 
 #endif

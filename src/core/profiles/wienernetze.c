@@ -18,9 +18,12 @@ static const enum hm_num_field wn_fields[WN_ITEMS - 1] = {
     HM_NUM_REACTIVE_POWER_IMPORT_VAR,    HM_NUM_REACTIVE_POWER_EXPORT_VAR,
 };
 
-static enum hm_err wn_decode(const struct hm_apdu *a, struct hm_reading *r)
+static enum hm_err wn_decode(struct hm_apdu *a, struct hm_reading *r)
 {
 	const struct hm_axdr *ax = &a->ax;
+	enum hm_err err = hm_dlms_items(a);
+	if (err != HM_ERR_OK)
+		return HM_ERR_NOT_MINE; /* no well-formed body is no Wiener Netze list either */
 
 	/* Mine: exactly a flat structure of a 12-byte clock and 8 double-long-unsigned. */
 	if (ax->n != 1 + WN_ITEMS || ax->item[0].tag != HM_AXDR_STRUCTURE || ax->item[0].len != WN_ITEMS ||
@@ -30,7 +33,7 @@ static enum hm_err wn_decode(const struct hm_apdu *a, struct hm_reading *r)
 		if (ax->item[i].tag != HM_AXDR_UINT32)
 			return HM_ERR_NOT_MINE;
 
-	enum hm_err err = hm_profile_put_text(r, HM_TEXT_METER_TIME, &ax->item[1]);
+	err = hm_profile_put_text(r, HM_TEXT_METER_TIME, &ax->item[1]);
 	if (err != HM_ERR_OK)
 		return err;
 	for (unsigned i = 0; i < WN_ITEMS - 1; i++)
