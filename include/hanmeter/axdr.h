@@ -9,6 +9,7 @@
 #ifndef HANMETER_AXDR_H
 #define HANMETER_AXDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,13 +63,22 @@ struct hm_axdr_rd {
 	size_t pos;       /* next item's tag */
 };
 
-/* Big-endian unsigned of n bytes (n <= 8). */
+/* Big-endian unsigned of n bytes (n <= 8); of 2 and of 4 bytes.  Byte
+ * loads only: no alignment or host byte order assumed. */
 static inline uint64_t hm_axdr_be(const uint8_t *p, unsigned n)
 {
 	uint64_t v = 0;
 	for (unsigned i = 0; i < n; i++)
 		v = v << 8 | p[i];
 	return v;
+}
+static inline uint16_t hm_axdr_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static inline uint32_t hm_axdr_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /*
@@ -166,8 +176,8 @@ static inline enum hm_err hm_axdr_next(struct hm_axdr_rd *rd, struct hm_axdr_ite
 	switch (tag) { /* the value of the integer types, sign-extended */
 	case HM_AXDR_BOOLEAN: it->ival = p[0] != 0; break;
 	case HM_AXDR_INT8: it->ival = (int8_t)p[0]; break;
-	case HM_AXDR_INT16: it->ival = (int16_t)(uint16_t)hm_axdr_be(p, 2); break;
-	case HM_AXDR_INT32: it->ival = (int32_t)(uint32_t)hm_axdr_be(p, 4); break;
+	case HM_AXDR_INT16: it->ival = (int16_t)hm_axdr_be16(p); break;
+	case HM_AXDR_INT32: it->ival = (int32_t)hm_axdr_be32(p); break;
 	case HM_AXDR_INT64: it->ival = (int64_t)hm_axdr_be(p, 8); break;
 	case HM_AXDR_UINT64: /* above INT64_MAX saturates */
 		u = hm_axdr_be(p, 8);
@@ -176,11 +186,86 @@ static inline enum hm_err hm_axdr_next(struct hm_axdr_rd *rd, struct hm_axdr_ite
 	case HM_AXDR_BCD:
 	case HM_AXDR_UINT8:
 	case HM_AXDR_ENUM: it->ival = p[0]; break;
-	case HM_AXDR_UINT16: it->ival = (int64_t)hm_axdr_be(p, 2); break;
-	case HM_AXDR_UINT32: it->ival = (int64_t)hm_axdr_be(p, 4); break;
+	case HM_AXDR_UINT16: it->ival = hm_axdr_be16(p); break;
+	case HM_AXDR_UINT32: it->ival = hm_axdr_be32(p); break;
 	default: break; /* floats and dates: bytes at data */
 	}
 	return HM_ERR_OK;
+}
+
+/*
+ * What HAN lists are made of, for the profiles that know their list's
+ * shape: each takes the next item only if it is the kind asked for and
+ * whole (and, for containers and strings, in the one-byte length form the
+ * lists use).  Otherwise it returns false and moves nothing, and the caller
+ * reads the item with hm_axdr_next() to see what it is, or why it is
+ * broken.  These are the decoder's inner loop: a check and a load, without
+ * the general reader's switch over every type.
+ */
+
+/* An array or structure (tag) of *n elements (the elements follow). */
+static inline bool hm_axdr_take_open(struct hm_axdr_rd *rd, uint8_t tag, unsigned *n)
+{
+	const uint8_t *p = rd->p + rd->pos;
+	size_t room = rd->len - rd->pos;
+	if (room < 2 || p[0] != tag || p[1] >= 0x80 || p[1] > room - 2)
+		return false;
+	*n = p[1];
+	rd->pos += 2;
+	return true;
+}
+
+/* An OBIS code: octet-string of 6 bytes; *obis points at them. */
+static inline bool hm_axdr_take_obis(struct hm_axdr_rd *rd, const uint8_t **obis)
+{
+	const uint8_t *p = rd->p + rd->pos;
+	if (rd->len - rd->pos < 8 || p[0] != HM_AXDR_OCTET_STRING || p[1] != 6)
+		return false;
+	*obis = p + 2;
+	rd->pos += 8;
+	return true;
+}
+
+/* An integer of the types meters send values in (double-long(-unsigned),
+ * long(-unsigned), integer, unsigned, enum), into *it as hm_axdr_next()
+ * would fill it. */
+static inline bool hm_axdr_take_int(struct hm_axdr_rd *rd, struct hm_axdr_item *it)
+{
+	const uint8_t *p = rd->p + rd->pos;
+	size_t room = rd->len - rd->pos;
+	int64_t v;
+	unsigned n;
+	if (room < 2)
+		return false;
+	switch (p[0]) {
+	case HM_AXDR_UINT32:
+		if (room < 5)
+			return false;
+		v = hm_axdr_be32(p + 1), n = 4;
+		break;
+	case HM_AXDR_INT32:
+		if (room < 5)
+			return false;
+		v = (int32_t)hm_axdr_be32(p + 1), n = 4;
+		break;
+	case HM_AXDR_UINT16:
+		if (room < 3)
+			return false;
+		v = hm_axdr_be16(p + 1), n = 2;
+		break;
+	case HM_AXDR_INT16:
+		if (room < 3)
+			return false;
+		v = (int16_t)hm_axdr_be16(p + 1), n = 2;
+		break;
+	case HM_AXDR_UINT8:
+	case HM_AXDR_ENUM: v = p[1], n = 1; break;
+	case HM_AXDR_INT8: v = (int8_t)p[1], n = 1; break;
+	default: return false;
+	}
+	*it = (struct hm_axdr_item){.tag = p[0], .len = (uint16_t)n, .data = p + 1, .ival = v};
+	rd->pos += 1 + n;
+	return true;
 }
 
 /* Parses ONE A-XDR value (with everything nested in it) from p into a flat

@@ -16,6 +16,7 @@
 
 #include "hanmeter/axdr.h"
 #include "hanmeter/error.h"
+#include "hanmeter/reading.h"
 
 #define HM_DLMS_DATA_NOTIFICATION     0x0F
 #define HM_DLMS_GENERAL_GLO_CIPHERING 0xDB
@@ -46,6 +47,12 @@ enum hm_err hm_dlms_items(struct hm_apdu *a);
 
 /* hm_dlms_parse_header() and hm_dlms_items(): the whole notification. */
 enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len);
+
+/* A COSEM date-time (12 bytes: year(2) month day weekday hour min sec
+ * hundredths deviation(2, signed minutes, 0x8000 unspecified) status) as a
+ * clock: true if it is a plausible date and time with every part specified
+ * (the deviation may be unspecified: then no offset), offset = -deviation. */
+bool hm_dlms_datetime(const uint8_t dt[12], struct hm_time *t);
 
 /* Formats a COSEM date-time (12 bytes: year(2) month day weekday hour min
  * sec hundredths deviation(2, signed minutes, 0x8000 unspecified) status) as

@@ -137,6 +137,26 @@ struct hm_num {
 	int16_t e; /* base-10 exponent */
 };
 
+/* A clock as the meter sent it: its local date and time, and the UTC
+ * offset where the meter gives one.  Kept as numbers and formatted only
+ * for output (hm_time_format()): YYYY-MM-DDThh:mm:ss, +hh:mm or -hh:mm
+ * after it when has_offset. */
+struct hm_time {
+	uint16_t year;          /* 0..9999 */
+	uint8_t month, day;     /* 1..12, 1..31 */
+	uint8_t hour, min, sec; /* 0..23, 0..59, 0..59 */
+	bool has_offset;        /* offset is known */
+	int16_t offset;         /* minutes east of UTC (+01:00 = 60), -720..720 */
+};
+
+/* The clocks among the text fields: text fields whose value is a struct
+ * hm_time (r->time[]), formatted when read (hm_reading_text()). */
+enum hm_time_field {
+	HM_TIME_METER, /* meter_time: the list's clock register */
+	HM_TIME_APDU,  /* apdu_time: the notification header's date-time */
+	HM_TIME_COUNT
+};
+
 /* An OBIS-coded value no field names: kept, with its own scaler and unit. */
 struct hm_extra {
 	uint8_t obis[6];        /* A.B.C.D.E.F */
@@ -150,7 +170,8 @@ struct hm_reading {
 	uint64_t num_set[(HM_NUM_COUNT + 63) / 64]; /* bit per enum hm_num_field */
 	struct hm_num num[HM_NUM_COUNT];            /* valid where the bit is set */
 	uint32_t text_set;                          /* bit per enum hm_text_field */
-	char text[HM_TEXT_COUNT][HM_TEXT_MAX];      /* NUL-terminated, valid where set */
+	char text[HM_TEXT_COUNT][HM_TEXT_MAX];      /* NUL-terminated, valid where set (not the clocks) */
+	struct hm_time time[HM_TIME_COUNT];         /* the clocks, valid where their text bit is set */
 	const char *profile;                        /* "aidon", "kaifa", "kamstrup", ... (static) */
 	unsigned items;                             /* values in the list the meter sent */
 	unsigned n_extra;                           /* entries used in extra[] */
@@ -162,11 +183,55 @@ struct hm_reading {
  * reset; what unset fields hold is not wiped (it is valid only where set). */
 void hm_reading_clear(struct hm_reading *r);
 
-void hm_reading_set_num(struct hm_reading *r, enum hm_num_field f, int64_t m, int e);
+/* Sets field f to m * 10^e, normalised (trailing decimal zeros of m move
+ * into e: 2300 * 10^-2 is stored as 23 * 10^0; zero as 0 * 10^0).  Inline:
+ * every value of every list comes through here. */
+static inline void hm_reading_set_num(struct hm_reading *r, enum hm_num_field f, int64_t m, int e)
+{
+	if ((unsigned)f >= HM_NUM_COUNT)
+		return;
+	while (m != 0 && m % 10 == 0 && e < INT16_MAX) {
+		m /= 10;
+		e++;
+	}
+	if (m == 0)
+		e = 0;
+	if (e < INT16_MIN)
+		e = INT16_MIN; /* far below any meter's resolution; callers pass -9..+9 */
+	if (e > INT16_MAX)
+		e = INT16_MAX;
+	r->num[f] = (struct hm_num){.m = m, .e = (int16_t)e};
+	r->num_set[f / 64] |= UINT64_C(1) << (f % 64);
+}
 bool hm_reading_has_num(const struct hm_reading *r, enum hm_num_field f);
-/* Sets a text field from bytes (non-printable bytes are escaped as \xNN). */
+/* Sets a text field from bytes (non-printable bytes are escaped as \xNN).
+ * Not for the clocks: those are set with hm_reading_set_time(). */
 void hm_reading_set_text(struct hm_reading *r, enum hm_text_field f, const char *s, size_t len);
 bool hm_reading_has_text(const struct hm_reading *r, enum hm_text_field f);
+
+/* The clock behind text field f (meter_time, apdu_time), or -1. */
+static inline int hm_text_time(enum hm_text_field f)
+{
+	return f == HM_TEXT_METER_TIME ? HM_TIME_METER : f == HM_TEXT_APDU_TIME ? HM_TIME_APDU : -1;
+}
+
+/* Sets clock field f (HM_TEXT_METER_TIME or HM_TEXT_APDU_TIME) to *t. */
+static inline void hm_reading_set_time(struct hm_reading *r, enum hm_text_field f, const struct hm_time *t)
+{
+	int k = hm_text_time(f);
+	if (k < 0)
+		return;
+	r->time[k] = *t;
+	r->text_set |= UINT32_C(1) << f;
+}
+
+/* Text field f as a string, or NULL if it is not set: r->text[f], or a
+ * clock formatted into buf. */
+const char *hm_reading_text(const struct hm_reading *r, enum hm_text_field f, char buf[HM_TEXT_MAX]);
+
+/* Formats t as YYYY-MM-DDThh:mm:ss[+hh:mm]; the length, or -1 if cap is
+ * too small (26 bytes always do). */
+int hm_time_format(const struct hm_time *t, char *buf, size_t cap);
 /* Appends an extra; when extra[] is full returns false and counts it in extra_dropped. */
 bool hm_reading_add_extra(struct hm_reading *r, const struct hm_extra *x);
 

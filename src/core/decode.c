@@ -89,10 +89,10 @@ static enum hm_err decode_apdu(struct hm_decoder *d, const uint8_t *p, size_t le
 	err = run_profiles(d, r);
 	if (err != HM_ERR_OK)
 		return err;
-	/* Formatted in place: a date-time is printable, set_text's pass is not needed. */
-	if (d->apdu.has_time &&
-	    hm_dlms_datetime_format(d->apdu.time, r->text[HM_TEXT_APDU_TIME], sizeof r->text[HM_TEXT_APDU_TIME]) > 0)
-		r->text_set |= UINT32_C(1) << HM_TEXT_APDU_TIME;
+	/* A header date-time with parts unspecified is no reading time: left out. */
+	struct hm_time t;
+	if (d->apdu.has_time && hm_dlms_datetime(d->apdu.time, &t))
+		hm_reading_set_time(r, HM_TEXT_APDU_TIME, &t);
 	return HM_ERR_OK;
 }
 

@@ -422,13 +422,14 @@ bool hm_derived_update(struct hm_derived *d, const struct hm_reading *r, enum hm
 {
 	struct hm_num imp, exp;
 	enum hm_derived_event e = HM_DERIVED_NONE;
-	if (hm_reading_has_text(r, HM_TEXT_METER_TIME) &&
-	    reading_energy(r, HM_NUM_ACTIVE_ENERGY_IMPORT_KWH, HM_NUM_ACTIVE_ENERGY_IMPORT_T1_KWH,
-	                   HM_NUM_ACTIVE_ENERGY_IMPORT_T2_KWH, &imp)) {
+	char t[HM_TEXT_MAX];
+	const char *when = hm_reading_text(r, HM_TEXT_METER_TIME, t);
+	if (when && reading_energy(r, HM_NUM_ACTIVE_ENERGY_IMPORT_KWH, HM_NUM_ACTIVE_ENERGY_IMPORT_T1_KWH,
+	                           HM_NUM_ACTIVE_ENERGY_IMPORT_T2_KWH, &imp)) {
 		bool has_exp = reading_energy(r, HM_NUM_ACTIVE_ENERGY_EXPORT_KWH, HM_NUM_ACTIVE_ENERGY_EXPORT_T1_KWH,
 		                              HM_NUM_ACTIVE_ENERGY_EXPORT_T2_KWH, &exp);
 		const char *id = hm_reading_has_text(r, HM_TEXT_METER_ID) ? r->text[HM_TEXT_METER_ID] : NULL;
-		e = hm_derived_feed(d, r->text[HM_TEXT_METER_TIME], imp, has_exp ? &exp : NULL, id);
+		e = hm_derived_feed(d, when, imp, has_exp ? &exp : NULL, id);
 	}
 	if (ev)
 		*ev = e;

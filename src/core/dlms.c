@@ -91,63 +91,32 @@ enum hm_err hm_dlms_parse(struct hm_apdu *a, const uint8_t *p, size_t len)
 	return err == HM_ERR_OK ? hm_dlms_items(a) : err;
 }
 
-/* Writes v (< 100) as two digits, from a table of "00" .. "99". */
-static char *two(char *o, unsigned v)
-{
-	static const char digits[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-	                             "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-	                             "8081828384858687888990919293949596979899";
-	memcpy(o, digits + 2 * v, 2);
-	return o + 2;
-}
-
-/* Formatted by hand rather than with snprintf: a clock is in most lists
- * and in Kaifa's and Kamstrup's every header, and printf's format parsing
- * cost more than the rest of decoding a short list.  Same output as
- * "%04u-%02u-%02uT%02u:%02u:%02u" plus "%c%02u:%02u". */
-int hm_dlms_datetime_format(const uint8_t dt[12], char *buf, size_t cap)
+bool hm_dlms_datetime(const uint8_t dt[12], struct hm_time *t)
 {
 	unsigned year = (unsigned)dt[0] << 8 | dt[1];
-	unsigned month = dt[2], day = dt[3], hour = dt[5], min = dt[6], sec = dt[7];
 	unsigned udev = (unsigned)dt[9] << 8 | dt[10];
 
 	/* 0xFFFF / 0xFF mean "not specified"; a reading time must have them all. */
-	if (year == 0xFFFF || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
-	    sec > 59)
-		return -1;
-	bool has_off = udev != DEV_UNSPECIFIED;
+	if (year > 9999 || dt[2] < 1 || dt[2] > 12 || dt[3] < 1 || dt[3] > 31 || dt[5] > 23 || dt[6] > 59 || dt[7] > 59)
+		return false;
 	int dev = udev >= 0x8000 ? (int)udev - 0x10000 : (int)udev; /* signed minutes */
+	bool has_off = udev != DEV_UNSPECIFIED;
 	if (has_off && (dev < -DEV_MAX || dev > DEV_MAX))
-		return -1;
-	size_t n = (year > 9999 ? 5 : 4) + 15 + (has_off ? 6 : 0); /* "-MM-DDThh:mm:ss" is 15 */
-	if (n >= cap)
-		return -1;
+		return false;
+	/* The deviation is local time -> UTC; the offset is UTC -> local. */
+	*t = (struct hm_time){.year = (uint16_t)year,
+	                      .month = dt[2],
+	                      .day = dt[3],
+	                      .hour = dt[5],
+	                      .min = dt[6],
+	                      .sec = dt[7],
+	                      .has_offset = has_off,
+	                      .offset = (int16_t)(has_off ? -dev : 0)};
+	return true;
+}
 
-	char *o = buf;
-	if (year > 9999) {
-		*o++ = (char)('0' + year / 10000);
-		year %= 10000;
-	}
-	o = two(o, year / 100);
-	o = two(o, year % 100);
-	*o++ = '-';
-	o = two(o, month);
-	*o++ = '-';
-	o = two(o, day);
-	*o++ = 'T';
-	o = two(o, hour);
-	*o++ = ':';
-	o = two(o, min);
-	*o++ = ':';
-	o = two(o, sec);
-	if (has_off) {
-		int off = -dev; /* deviation is local time -> UTC; the suffix is UTC -> local */
-		unsigned aoff = (unsigned)(off < 0 ? -off : off);
-		*o++ = off < 0 ? '-' : '+';
-		o = two(o, aoff / 60);
-		*o++ = ':';
-		o = two(o, aoff % 60);
-	}
-	*o = 0;
-	return (int)n;
+int hm_dlms_datetime_format(const uint8_t dt[12], char *buf, size_t cap)
+{
+	struct hm_time t;
+	return hm_dlms_datetime(dt, &t) ? hm_time_format(&t, buf, cap) : -1;
 }

@@ -139,10 +139,11 @@ int hm_json_members(const struct hm_reading *r, char *buf, size_t cap)
 	if (r->profile && (key(buf, cap, &o, "profile") < 0 || put_str(buf, cap, &o, r->profile) < 0))
 		return -1;
 	for (int f = 0; f < HM_TEXT_COUNT; f++) {
-		if (!hm_reading_has_text(r, f))
+		char t[HM_TEXT_MAX];
+		const char *s = hm_reading_text(r, f, t);
+		if (!s)
 			continue;
-		if (sep(buf, cap, &o) < 0 || key(buf, cap, &o, hm_text_name[f]) < 0 ||
-		    put_str(buf, cap, &o, r->text[f]) < 0)
+		if (sep(buf, cap, &o) < 0 || key(buf, cap, &o, hm_text_name[f]) < 0 || put_str(buf, cap, &o, s) < 0)
 			return -1;
 	}
 	for (int f = 0; f < HM_NUM_COUNT; f++) {

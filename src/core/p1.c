@@ -391,16 +391,16 @@ static void set_time(struct hm_reading *r, struct span v)
 	for (int i = 0; i < 12; i++)
 		if (v.p[i] < '0' || v.p[i] > '9')
 			return;
-	char t[20];
 	const char *s = v.p;
-	memcpy(t, "20YY-MM-DDThh:mm:ss", sizeof t);
-	memcpy(t + 2, s, 2);
-	memcpy(t + 5, s + 2, 2);
-	memcpy(t + 8, s + 4, 2);
-	memcpy(t + 11, s + 6, 2);
-	memcpy(t + 14, s + 8, 2);
-	memcpy(t + 17, s + 10, 2);
-	hm_reading_set_text(r, HM_TEXT_METER_TIME, t, sizeof t - 1);
+#define D2(i) (uint8_t)((s[i] - '0') * 10 + (s[(i) + 1] - '0'))
+	struct hm_time t = {.year = (uint16_t)(2000 + D2(0)),
+	                    .month = D2(2),
+	                    .day = D2(4),
+	                    .hour = D2(6),
+	                    .min = D2(8),
+	                    .sec = D2(10)}; /* local time; the S/W flag says which */
+#undef D2
+	hm_reading_set_time(r, HM_TEXT_METER_TIME, &t);
 	hm_reading_set_text(r, HM_TEXT_METER_TIME_DST_FLAG, s + 12, 1);
 }
 

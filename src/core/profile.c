@@ -89,13 +89,12 @@ enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const 
 
 enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, const struct hm_axdr_item *v)
 {
-	if (f == HM_TEXT_METER_TIME) {
-		/* Formatted in place: a formatted date-time is printable ASCII
-		 * already, so hm_reading_set_text's escaping pass is not needed. */
+	if (hm_text_time(f) >= 0) {
+		struct hm_time t;
 		if ((v->tag != HM_AXDR_OCTET_STRING && v->tag != HM_AXDR_DATE_TIME) || v->len != 12 ||
-		    hm_dlms_datetime_format(v->data, r->text[f], sizeof r->text[f]) < 0)
+		    !hm_dlms_datetime(v->data, &t))
 			return HM_ERR_MALFORMED_APDU;
-		r->text_set |= UINT32_C(1) << f;
+		hm_reading_set_time(r, f, &t);
 		return HM_ERR_OK;
 	}
 	if (hm_profile_is_int(v)) { /* Kamstrup DK sends its serial as double-long-unsigned */

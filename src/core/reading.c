@@ -39,25 +39,6 @@ void hm_reading_clear(struct hm_reading *r)
 	r->extra_dropped = 0;
 }
 
-void hm_reading_set_num(struct hm_reading *r, enum hm_num_field f, int64_t m, int e)
-{
-	if ((unsigned)f >= HM_NUM_COUNT)
-		return;
-	/* Normalise: drop trailing decimal zeros of the mantissa (2300 * 10^-2 -> 23 * 10^0). */
-	while (m != 0 && m % 10 == 0 && e < INT16_MAX) {
-		m /= 10;
-		e++;
-	}
-	if (m == 0)
-		e = 0;
-	if (e < INT16_MIN)
-		e = INT16_MIN; /* far below any meter's resolution; callers pass -9..+9 */
-	if (e > INT16_MAX)
-		e = INT16_MAX;
-	r->num[f] = (struct hm_num){.m = m, .e = (int16_t)e};
-	r->num_set[f / 64] |= UINT64_C(1) << (f % 64);
-}
-
 bool hm_reading_has_num(const struct hm_reading *r, enum hm_num_field f)
 {
 	return (unsigned)f < HM_NUM_COUNT && (r->num_set[f / 64] >> (f % 64) & 1);
@@ -128,10 +109,62 @@ static void printable(char *dst, size_t cap, const char *s, size_t len)
 
 void hm_reading_set_text(struct hm_reading *r, enum hm_text_field f, const char *s, size_t len)
 {
-	if ((unsigned)f >= HM_TEXT_COUNT)
-		return;
+	if ((unsigned)f >= HM_TEXT_COUNT || hm_text_time(f) >= 0)
+		return; /* the clocks are set with hm_reading_set_time() */
 	printable(r->text[f], sizeof r->text[f], s, len);
 	r->text_set |= UINT32_C(1) << f;
+}
+
+const char *hm_reading_text(const struct hm_reading *r, enum hm_text_field f, char buf[HM_TEXT_MAX])
+{
+	if (!hm_reading_has_text(r, f))
+		return NULL;
+	int k = hm_text_time(f);
+	if (k < 0)
+		return r->text[f];
+	return hm_time_format(&r->time[k], buf, HM_TEXT_MAX) >= 0 ? buf : NULL;
+}
+
+/* Writes v (< 100) as two digits, from a table of "00" .. "99". */
+static char *two(char *o, unsigned v)
+{
+	static const char digits[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	                             "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	                             "8081828384858687888990919293949596979899";
+	memcpy(o, digits + 2 * (v % 100), 2);
+	return o + 2;
+}
+
+/* By hand rather than with snprintf: the same output as
+ * "%04u-%02u-%02uT%02u:%02u:%02u" and "%c%02u:%02u", for a fraction of the
+ * cost (every reading that is published has a clock or two). */
+int hm_time_format(const struct hm_time *t, char *buf, size_t cap)
+{
+	size_t n = 19 + (t->has_offset ? 6 : 0); /* "YYYY-MM-DDThh:mm:ss", "+hh:mm" */
+	if (n >= cap)
+		return -1;
+	char *o = buf;
+	o = two(o, t->year / 100u);
+	o = two(o, t->year);
+	*o++ = '-';
+	o = two(o, t->month);
+	*o++ = '-';
+	o = two(o, t->day);
+	*o++ = 'T';
+	o = two(o, t->hour);
+	*o++ = ':';
+	o = two(o, t->min);
+	*o++ = ':';
+	o = two(o, t->sec);
+	if (t->has_offset) {
+		unsigned a = (unsigned)(t->offset < 0 ? -t->offset : t->offset);
+		*o++ = t->offset < 0 ? '-' : '+';
+		o = two(o, a / 60);
+		*o++ = ':';
+		o = two(o, a % 60);
+	}
+	*o = 0;
+	return (int)n;
 }
 
 bool hm_reading_has_text(const struct hm_reading *r, enum hm_text_field f)

@@ -193,8 +193,10 @@ static void derive(struct hm_meter *m)
 {
 	struct hm_derived *dv = &m->derived;
 	const char *name = m->conf->name;
-	const char *when =
-	    hm_reading_has_text(&m->reading, HM_TEXT_METER_TIME) ? m->reading.text[HM_TEXT_METER_TIME] : "?";
+	char t[HM_TEXT_MAX];
+	const char *when = hm_reading_text(&m->reading, HM_TEXT_METER_TIME, t);
+	if (!when)
+		when = "?";
 	enum hm_derived_event ev;
 	uint64_t gap_before = dv->gap_hours;
 	unsigned dropped;

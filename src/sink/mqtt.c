@@ -553,8 +553,10 @@ static struct mq_meter *meter_of(struct mq *s, const struct hm_meter *m, unsigne
 
 static void copy_text(char *dst, const struct hm_reading *r, enum hm_text_field f)
 {
-	if (hm_reading_has_text(r, f))
-		snprintf(dst, HM_TEXT_MAX, "%s", r->text[f]);
+	char t[HM_TEXT_MAX];
+	const char *s = hm_reading_text(r, f, t);
+	if (s)
+		snprintf(dst, HM_TEXT_MAX, "%s", s);
 }
 
 /* Learns identity and fields from a reading; true if discovery has news. */
@@ -625,10 +627,11 @@ static void publish_values(struct mq *s, const struct hm_meter *m, const struct 
 		send_or_hold(s, m, s->topic, s->payload, (size_t)len, energy);
 	}
 	for (int f = 0; f < HM_TEXT_COUNT; f++) {
-		if (!hm_reading_has_text(r, f) ||
-		    topic_join(s->topic, sizeof s->topic, s->c->topic_prefix, m->conf->name, hm_text_name[f]) < 0)
+		char t[HM_TEXT_MAX];
+		const char *v = hm_reading_text(r, f, t);
+		if (!v || topic_join(s->topic, sizeof s->topic, s->c->topic_prefix, m->conf->name, hm_text_name[f]) < 0)
 			continue;
-		send_or_hold(s, m, s->topic, r->text[f], strlen(r->text[f]), false);
+		send_or_hold(s, m, s->topic, v, strlen(v), false);
 	}
 }
 

@@ -283,9 +283,12 @@ static void print_fields(struct hm_tool *t, const struct hm_reading *r)
 
 	where(t);
 	printf("reading %" PRIu64 ", profile %s, %u values\n", t->readings, r->profile ? r->profile : "?", r->items);
-	for (int i = 0; i < HM_TEXT_COUNT; i++)
-		if (hm_reading_has_text(r, (enum hm_text_field)i))
-			printf("%s = %s\n", hm_text_name[i], r->text[i]);
+	for (int i = 0; i < HM_TEXT_COUNT; i++) {
+		char buf[HM_TEXT_MAX];
+		const char *s = hm_reading_text(r, (enum hm_text_field)i, buf);
+		if (s)
+			printf("%s = %s\n", hm_text_name[i], s);
+	}
 	for (int i = 0; i < HM_NUM_COUNT; i++) {
 		if (!hm_reading_has_num(r, (enum hm_num_field)i) || hm_num_format(r->num[i], v, sizeof v) < 0)
 			continue;

@@ -60,7 +60,9 @@ static inline void fuzz_check_reading(const struct hm_reading *r)
 	for (int f = 0; f < HM_TEXT_COUNT; f++) {
 		if (!hm_reading_has_text(r, (enum hm_text_field)f))
 			continue;
-		const char *t = r->text[f];
+		char buf[HM_TEXT_MAX];
+		const char *t = hm_reading_text(r, (enum hm_text_field)f, buf); /* a clock formats */
+		FUZZ_CHECK(t != NULL);
 		const char *nul = memchr(t, 0, HM_TEXT_MAX);
 		FUZZ_CHECK(nul != NULL);
 		for (const char *c = t; c < nul; c++)

@@ -398,7 +398,7 @@ static unsigned compare(const char *file, const char *expected, const struct hm_
 {
 	unsigned n = 0;
 	for (const char *p = expected; p && *p;) {
-		char name[64], want[128], got[128];
+		char name[64], want[128], got[128], tbuf[HM_TEXT_MAX];
 		const char *eq = strchr(p, '=');
 		assert_non_null(eq);
 		snprintf(name, sizeof name, "%.*s", (int)(eq - p), p);
@@ -407,7 +407,7 @@ static unsigned compare(const char *file, const char *expected, const struct hm_
 		if (nf >= 0 && hm_reading_has_num(r, nf))
 			hm_num_format(r->num[nf], got, sizeof got);
 		else if (tf >= 0 && hm_reading_has_text(r, tf))
-			snprintf(got, sizeof got, "%s", r->text[tf]);
+			snprintf(got, sizeof got, "%s", hm_reading_text(r, tf, tbuf));
 		else
 			fail_msg("%s: %s missing (want %s)", file, name, want);
 		if (strcmp(got, want) != 0)

@@ -50,7 +50,7 @@ static int compare_expected(const char *file, const char *exp, const struct hm_r
 		}
 		*eq = 0;
 		const char *name = tok, *want = eq + 1;
-		char got[HM_TEXT_MAX + 32] = "(absent)";
+		char got[HM_TEXT_MAX + 32] = "(absent)", tbuf[HM_TEXT_MAX];
 		int f;
 		if ((f = hm_num_field_by_name(name)) >= 0) {
 			seen_num[f] = true;
@@ -59,7 +59,7 @@ static int compare_expected(const char *file, const char *exp, const struct hm_r
 		} else if ((f = hm_text_field_by_name(name)) >= 0) {
 			seen_text[f] = true;
 			if (hm_reading_has_text(r, f))
-				snprintf(got, sizeof got, "%s", r->text[f]);
+				snprintf(got, sizeof got, "%s", hm_reading_text(r, f, tbuf));
 		} else {
 			snprintf(got, sizeof got, "(no such field)");
 		}

@@ -34,6 +34,13 @@
 
 enum day_kind { NORMAL, SPRING, AUTUMN };
 
+/* meter_time 2026-06-01Thh:00:ss, as a list's clock. */
+static void set_clock(struct hm_reading *r, int hour, int sec)
+{
+	struct hm_time t = {.year = 2026, .month = 6, .day = 1, .hour = (uint8_t)hour, .sec = (uint8_t)sec};
+	hm_reading_set_time(r, HM_TEXT_METER_TIME, &t);
+}
+
 static enum day_kind kind_of(int m, int d)
 {
 	if (m == 3 && d == 29)
@@ -491,16 +498,16 @@ static void from_reading(void **state)
 	assert_false(hm_derived_update(&d, &r, &ev));
 	assert_int_equal(ev, HM_DERIVED_NONE);
 	/* a P1-style list: tariff registers only, 0.001 and 0.01 kWh resolution */
-	hm_reading_set_text(&r, HM_TEXT_METER_TIME, "2026-06-01T10:00:02", 19);
+	set_clock(&r, 10, 2);
 	hm_reading_set_num(&r, HM_NUM_ACTIVE_ENERGY_IMPORT_T1_KWH, 1581123, -3);
 	hm_reading_set_num(&r, HM_NUM_ACTIVE_ENERGY_IMPORT_T2_KWH, 143570, -2);
 	assert_true(hm_derived_update(&d, &r, &ev));
 	assert_int_equal(ev, HM_DERIVED_BASELINE);
 	assert_int_equal(d.base.import_mwh, (1581123 + 1435700) * WH);
-	hm_reading_set_text(&r, HM_TEXT_METER_TIME, "2026-06-01T10:00:12", 19);
+	set_clock(&r, 10, 12);
 	assert_false(hm_derived_update(&d, &r, &ev));
 	assert_int_equal(ev, HM_DERIVED_REPEAT);
-	hm_reading_set_text(&r, HM_TEXT_METER_TIME, "2026-06-01T11:00:02", 19);
+	set_clock(&r, 11, 2);
 	hm_reading_set_num(&r, HM_NUM_ACTIVE_ENERGY_IMPORT_T2_KWH, 143602, -2);
 	hm_reading_set_num(&r, HM_NUM_ACTIVE_ENERGY_EXPORT_KWH, 25, -3);
 	assert_true(hm_derived_update(&d, &r, &ev));
@@ -509,18 +516,18 @@ static void from_reading(void **state)
 	assert_int_equal(d.last.export_mwh, 0); /* export appeared: its baseline starts now */
 	has_member(&d, "\"energy_import_last_hour_kwh\":0.32,\"energy_export_last_hour_kwh\":0,");
 	/* the total register wins over the tariff sum */
-	hm_reading_set_text(&r, HM_TEXT_METER_TIME, "2026-06-01T12:00:02", 19);
+	set_clock(&r, 12, 2);
 	hm_reading_set_num(&r, HM_NUM_ACTIVE_ENERGY_IMPORT_KWH, 3017266, -3);
 	assert_true(hm_derived_update(&d, &r, &ev));
 	assert_int_equal(d.last.import_mwh, 123 * WH);
 	/* a meter id in the reading: stored, and a different one is a swap */
 	hm_reading_set_text(&r, HM_TEXT_METER_ID, "X", 1);
-	hm_reading_set_text(&r, HM_TEXT_METER_TIME, "2026-06-01T13:00:02", 19);
+	set_clock(&r, 13, 2);
 	assert_true(hm_derived_update(&d, &r, &ev));
 	assert_int_equal(ev, HM_DERIVED_HOUR);
 	assert_string_equal(d.meter_id, "X");
 	hm_reading_set_text(&r, HM_TEXT_METER_ID, "Y", 1);
-	hm_reading_set_text(&r, HM_TEXT_METER_TIME, "2026-06-01T14:00:02", 19);
+	set_clock(&r, 14, 2);
 	assert_true(hm_derived_update(&d, &r, &ev));
 	assert_int_equal(ev, HM_DERIVED_METER_CHANGED);
 	assert_true(hm_derived_update(&d, &r, NULL) == false); /* the same list again */

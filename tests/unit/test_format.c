@@ -75,7 +75,18 @@ static void reading_from_expected(struct hm_reading *r, const char *exp)
 			struct hm_num v;
 			parse_decimal(eq + 1, &v);
 			hm_reading_set_num(r, (enum hm_num_field)f, v.m, v.e);
-		} else if ((f = hm_text_field_by_name(tok)) >= 0) {
+		} else if ((f = hm_text_field_by_name(tok)) >= 0 && hm_text_time(f) >= 0) {
+			/* a clock: YYYY-MM-DDThh:mm:ss[+hh:mm] */
+			unsigned y, mo, d, h, mi, sec, oh = 0, om = 0;
+			char sign = 0;
+			int n = sscanf(eq + 1, "%4u-%2u-%2uT%2u:%2u:%2u%c%2u:%2u", &y, &mo, &d, &h, &mi, &sec, &sign,
+			               &oh, &om);
+			assert_true(n == 6 || n == 9);
+			int off = (int)(oh * 60 + om) * (sign == '-' ? -1 : 1);
+			struct hm_time t = {(uint16_t)y, (uint8_t)mo,  (uint8_t)d, (uint8_t)h,
+			                    (uint8_t)mi, (uint8_t)sec, n == 9,     (int16_t)off};
+			hm_reading_set_time(r, (enum hm_text_field)f, &t);
+		} else if (f >= 0) {
 			hm_reading_set_text(r, (enum hm_text_field)f, eq + 1, strlen(eq + 1));
 		}
 	}

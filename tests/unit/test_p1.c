@@ -78,7 +78,7 @@ static unsigned compare(const char *file, const char *expected, const struct hm_
 {
 	unsigned n = 0;
 	for (const char *p = expected; p && *p;) {
-		char name[64], want[128], got[128];
+		char name[64], want[128], got[128], tbuf[HM_TEXT_MAX];
 		const char *eq = strchr(p, '=');
 		assert_non_null(eq);
 		snprintf(name, sizeof name, "%.*s", (int)(eq - p), p);
@@ -91,7 +91,7 @@ static unsigned compare(const char *file, const char *expected, const struct hm_
 		} else if (tf >= 0) {
 			if (!hm_reading_has_text(r, tf))
 				fail_msg("%s: %s missing (want %s)", file, name, want);
-			snprintf(got, sizeof got, "%s", r->text[tf]);
+			snprintf(got, sizeof got, "%s", hm_reading_text(r, tf, tbuf));
 		} else {
 			fail_msg("%s: no field named %s", file, name);
 		}

@@ -122,7 +122,8 @@ static void text_fields(void **state)
 		hm_reading_clear(&r);
 		assert_int_equal(hm_profile_put(&r, obis, &t, 0, 0), HM_ERR_OK);
 		assert_int_equal(r.text_set, UINT32_C(1) << HM_TEXT_METER_TIME);
-		assert_string_equal(r.text[HM_TEXT_METER_TIME], "2022-10-15T15:08:15");
+		char tbuf[HM_TEXT_MAX];
+		assert_string_equal(hm_reading_text(&r, HM_TEXT_METER_TIME, tbuf), "2022-10-15T15:08:15");
 		assert_true(no_num());
 	}
 }

@@ -95,7 +95,8 @@ static void check_make(enum sim_make make, unsigned phases)
 			if (!in_oracle)
 				fail_msg("seq %llu: %s decoded but not sent", (unsigned long long)m.seq,
 				         hm_text_name[f]);
-			assert_string_equal(want, r.text[f]);
+			char tbuf[HM_TEXT_MAX];
+			assert_string_equal(want, hm_reading_text(&r, f, tbuf));
 		}
 		lists++;
 		hourly += list == (make == SIM_KAMSTRUP ? 2 : 3);

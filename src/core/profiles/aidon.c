@@ -19,12 +19,25 @@
 
 static const uint8_t list_version[] = {0, 2, 129, 255}; /* x.x.0.2.129.255, C..F */
 
-/* True if o is the OBIS code of the list version and v another make's. */
-static inline bool foreign_version(const struct hm_axdr_item *o, const struct hm_axdr_item *v)
+/* True if obis is the OBIS code of the list version and v another make's. */
+static inline bool foreign_version(const uint8_t obis[6], const struct hm_axdr_item *v)
 {
-	return hm_profile_is_obis(o) && memcmp(o->data + 2, list_version, sizeof list_version) == 0 &&
-	       hm_profile_is_string(v) &&
+	return memcmp(obis + 2, list_version, sizeof list_version) == 0 && hm_profile_is_string(v) &&
 	       (v->len < strlen(AIDON_PREFIX) || memcmp(v->data, AIDON_PREFIX, strlen(AIDON_PREFIX)) != 0);
+}
+
+/* {scaler, unit} as Aidon sends it, 02 02 0F <scaler> 16 <unit>, taken
+ * whole (see hm_axdr_take_open()); else false, nothing moved. */
+static inline bool take_scaler_unit(struct hm_axdr_rd *rd, int *scaler, uint8_t *unit)
+{
+	const uint8_t *p = rd->p + rd->pos;
+	if (rd->len - rd->pos < 6 || p[0] != HM_AXDR_STRUCTURE || p[1] != 2 || p[2] != HM_AXDR_INT8 ||
+	    p[4] != HM_AXDR_ENUM)
+		return false;
+	*scaler = (int8_t)p[3];
+	*unit = p[5];
+	rd->pos += 6;
+	return true;
 }
 
 /* Another make's list version anywhere in the body (an error path: the
@@ -35,7 +48,7 @@ static bool foreign_list(struct hm_apdu *a)
 	if (hm_dlms_items(a) != HM_ERR_OK)
 		return false;
 	for (unsigned i = 2; i + 1 < ax->n; i++)
-		if (foreign_version(&ax->item[i], &ax->item[i + 1]))
+		if (hm_profile_is_obis(&ax->item[i]) && foreign_version(ax->item[i].data, &ax->item[i + 1]))
 			return true;
 	return false;
 }
@@ -53,25 +66,37 @@ static enum hm_err read_list(struct hm_axdr_rd *rd, struct hm_reading *r)
 		return HM_ERR_NOT_MINE;
 	for (unsigned e = 0; e < top.len; e++) {
 		enum hm_err shape = e == 0 ? HM_ERR_NOT_MINE : HM_ERR_UNKNOWN_LIST;
-		if ((err = hm_axdr_next(rd, &s)) != HM_ERR_OK)
-			return e == 0 ? HM_ERR_NOT_MINE : err;
-		if (s.tag != HM_AXDR_STRUCTURE || (s.len != 2 && s.len != 3))
+		unsigned n;
+		const uint8_t *obis;
+		if (!hm_axdr_take_open(rd, HM_AXDR_STRUCTURE, &n)) {
+			if ((err = hm_axdr_next(rd, &s)) != HM_ERR_OK)
+				return e == 0 ? HM_ERR_NOT_MINE : err;
+			if (s.tag != HM_AXDR_STRUCTURE)
+				return shape;
+			n = s.len;
+		}
+		if (n != 2 && n != 3)
 			return shape;
-		if ((err = hm_axdr_next(rd, &o)) != HM_ERR_OK)
-			return e == 0 ? HM_ERR_NOT_MINE : err;
-		if (!hm_profile_is_obis(&o))
-			return shape;
-		if ((err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
-			return err;
-		if (hm_profile_is_container(&v))
-			return HM_ERR_MALFORMED_APDU; /* a container where a value belongs */
-		/* The same shape from another make (its list version says so)
-		 * goes to the generic profile. */
-		if (foreign_version(&o, &v))
-			return HM_ERR_NOT_MINE;
+		if (!hm_axdr_take_obis(rd, &obis)) {
+			if ((err = hm_axdr_next(rd, &o)) != HM_ERR_OK)
+				return e == 0 ? HM_ERR_NOT_MINE : err;
+			if (!hm_profile_is_obis(&o))
+				return shape;
+			obis = o.data;
+		}
+		if (!hm_axdr_take_int(rd, &v)) {
+			if ((err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
+				return err;
+			if (hm_profile_is_container(&v))
+				return HM_ERR_MALFORMED_APDU; /* a container where a value belongs */
+			/* The same shape from another make (its list version says so)
+			 * goes to the generic profile. */
+			if (foreign_version(obis, &v))
+				return HM_ERR_NOT_MINE;
+		}
 		int scaler = 0;
 		uint8_t unit = HM_UNIT_NONE;
-		if (s.len == 3) {
+		if (n == 3 && !take_scaler_unit(rd, &scaler, &unit)) {
 			if ((err = hm_axdr_next(rd, &t)) != HM_ERR_OK)
 				return err;
 			if (t.tag != HM_AXDR_STRUCTURE || t.len != 2)
@@ -87,7 +112,7 @@ static enum hm_err read_list(struct hm_axdr_rd *rd, struct hm_reading *r)
 				return HM_ERR_UNKNOWN_LIST;
 			unit = (uint8_t)t.ival;
 		}
-		if ((err = hm_profile_put_inline(r, o.data, &v, scaler, unit)) != HM_ERR_OK)
+		if ((err = hm_profile_put_inline(r, obis, &v, scaler, unit)) != HM_ERR_OK)
 			return err;
 	}
 	return rd->pos == rd->len ? HM_ERR_OK : HM_ERR_MALFORMED_APDU; /* bytes after the body */

@@ -92,11 +92,13 @@ static enum hm_err put_run(struct hm_reading *r, const struct pos *p, size_t n, 
 {
 	for (size_t i = 0; i < n; i++) {
 		struct hm_axdr_item v;
-		enum hm_err err = hm_axdr_next(rd, &v);
-		if (err != HM_ERR_OK)
-			return err;
-		if (hm_profile_is_container(&v))
-			return HM_ERR_UNKNOWN_LIST;
+		enum hm_err err;
+		if (!hm_axdr_take_int(rd, &v)) { /* the identity strings, the clock, or trouble */
+			if ((err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
+				return err;
+			if (hm_profile_is_container(&v))
+				return HM_ERR_UNKNOWN_LIST;
+		}
 		if ((err = put_at(r, &p[i], &v)) != HM_ERR_OK)
 			return err;
 	}
@@ -108,10 +110,11 @@ static enum hm_err read_list(struct hm_axdr_rd *rd, unsigned n, struct hm_readin
 {
 	struct hm_axdr_item first, second;
 
+	/* List 1: one bare double-long-unsigned. */
+	if (n == 1 && hm_axdr_take_int(rd, &first))
+		return first.tag == HM_AXDR_UINT32 ? put_at(r, &list_1, &first) : HM_ERR_NOT_MINE;
 	if (n == 0 || hm_axdr_next(rd, &first) != HM_ERR_OK)
 		return HM_ERR_NOT_MINE;
-
-	/* List 1: one bare double-long-unsigned. */
 	if (n == 1)
 		return first.tag == HM_AXDR_UINT32 ? put_at(r, &list_1, &first) : HM_ERR_NOT_MINE;
 
@@ -147,10 +150,14 @@ static enum hm_err kaifa_decode(struct hm_apdu *a, struct hm_reading *r)
 {
 	struct hm_axdr_rd rd = {.p = a->body, .len = a->body_len};
 	struct hm_axdr_item top;
+	unsigned n;
 
-	if (hm_axdr_next(&rd, &top) != HM_ERR_OK || top.tag != HM_AXDR_STRUCTURE)
-		return HM_ERR_NOT_MINE;
-	enum hm_err err = read_list(&rd, top.len, r);
+	if (!hm_axdr_take_open(&rd, HM_AXDR_STRUCTURE, &n)) {
+		if (hm_axdr_next(&rd, &top) != HM_ERR_OK || top.tag != HM_AXDR_STRUCTURE)
+			return HM_ERR_NOT_MINE;
+		n = top.len;
+	}
+	enum hm_err err = read_list(&rd, n, r);
 	if (err == HM_ERR_OK && rd.pos != rd.len)
 		err = HM_ERR_MALFORMED_APDU; /* bytes after the body */
 	return err;

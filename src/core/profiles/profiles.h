@@ -179,20 +179,28 @@ static inline enum hm_err hm_profile_pairs(struct hm_axdr_rd *rd, unsigned n, st
 {
 	while (n > 0) {
 		struct hm_axdr_item o, v;
-		enum hm_err err = hm_axdr_next(rd, &o);
-		if (err != HM_ERR_OK)
-			return err;
-		n--;
-		if (o.tag == HM_AXDR_NULL)
-			continue;
-		if (!hm_profile_is_obis(&o) || n == 0)
-			return HM_ERR_UNKNOWN_LIST;
-		if ((err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
-			return err;
-		n--;
-		if (hm_profile_is_container(&v))
-			return HM_ERR_UNKNOWN_LIST;
-		const uint8_t *c = o.data;
+		const uint8_t *c;
+		enum hm_err err;
+		if (!hm_axdr_take_obis(rd, &c)) {
+			if ((err = hm_axdr_next(rd, &o)) != HM_ERR_OK)
+				return err;
+			if (o.tag == HM_AXDR_NULL) {
+				n--;
+				continue;
+			}
+			if (!hm_profile_is_obis(&o))
+				return HM_ERR_UNKNOWN_LIST;
+			c = o.data;
+		}
+		if (n < 2)
+			return HM_ERR_UNKNOWN_LIST; /* a code with no value */
+		n -= 2;
+		if (!hm_axdr_take_int(rd, &v)) {
+			if ((err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
+				return err;
+			if (hm_profile_is_container(&v))
+				return HM_ERR_UNKNOWN_LIST;
+		}
 		int scaler = 0;
 		uint8_t unit = HM_UNIT_NONE;
 		int f = c[0] == 1 ? hm_profile_field_by_obis(c[2], c[3], c[4]) : -1;
