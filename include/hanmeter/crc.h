@@ -18,6 +18,17 @@
 #define HM_CRC16_X25_INIT 0xFFFFu
 
 uint16_t hm_crc16_x25_update(uint16_t crc, const uint8_t *p, size_t n);
+
+/* hm_crc16_x25_update for a few bytes (an HDLC header: 4-10), inline, a
+ * byte at a time: for so few the slicing loop's call and set-up cost more
+ * than it saves. */
+extern const uint16_t hm_crc16_x25_tab[8][256];
+static inline uint16_t hm_crc16_x25_short(uint16_t crc, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		crc = (uint16_t)((crc >> 8) ^ hm_crc16_x25_tab[0][(crc ^ p[i]) & 0xFF]);
+	return crc;
+}
 static inline uint16_t hm_crc16_x25_final(uint16_t crc)
 {
 	return (uint16_t)(crc ^ 0xFFFFu);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "hanmeter/axdr.h"
 #include "hanmeter/error.h"
@@ -20,6 +21,7 @@
 
 #define HM_DLMS_DATA_NOTIFICATION     0x0F
 #define HM_DLMS_GENERAL_GLO_CIPHERING 0xDB
+#define HM_DLMS_DATETIME_LEN          12 /* COSEM date-time octets */
 
 struct hm_apdu {
 	uint32_t invoke_id;    /* long-invoke-id-and-priority */
@@ -37,8 +39,59 @@ struct hm_apdu {
  * The body is not looked at: profiles that know their list read it
  * straight from the bytes, others call hm_dlms_items().  HM_ERR_NOT_MINE if
  * it is not one (first byte not 0x0F after the LLC); HM_ERR_TRUNCATED /
- * _MALFORMED_APDU if it is one but broken. */
-enum hm_err hm_dlms_parse_header(struct hm_apdu *a, const uint8_t *p, size_t len);
+ * _MALFORMED_APDU if it is one but broken.  Inline: it is the first step of every
+ * notification decoded. */
+static inline enum hm_err hm_dlms_parse_header(struct hm_apdu *a, const uint8_t *p, size_t len)
+{
+	size_t pos = 0;
+
+	a->invoke_id = 0;
+	a->has_time = false;
+	a->body = NULL;
+	a->body_len = 0;
+	a->has_items = false;
+	a->ax.n = 0;
+
+	if (len >= 3 && p[0] == 0xE6 && p[1] == 0xE7 && p[2] == 0x00) /* LLC: IEC 62056-46 */
+		pos = 3;
+	if (pos >= len)
+		return pos ? HM_ERR_TRUNCATED : HM_ERR_NOT_MINE;
+	if (p[pos] != HM_DLMS_DATA_NOTIFICATION)
+		return HM_ERR_NOT_MINE;
+	pos++;
+	if (len - pos < 4)
+		return HM_ERR_TRUNCATED;
+	a->invoke_id = (uint32_t)p[pos] << 24 | (uint32_t)p[pos + 1] << 16 | (uint32_t)p[pos + 2] << 8 | p[pos + 3];
+	pos += 4;
+
+	if (pos >= len)
+		return HM_ERR_TRUNCATED;
+	switch (p[pos]) {
+	case 0x00: /* absent */ pos++; break;
+	case HM_AXDR_OCTET_STRING: /* 09 0C <12> */
+		pos++;
+		if (pos >= len)
+			return HM_ERR_TRUNCATED;
+		if (p[pos] != HM_DLMS_DATETIME_LEN)
+			return HM_ERR_MALFORMED_APDU;
+		/* fall through */
+	case HM_DLMS_DATETIME_LEN: /* 0C <12> */
+		pos++;
+		if (len - pos < HM_DLMS_DATETIME_LEN)
+			return HM_ERR_TRUNCATED;
+		memcpy(a->time, p + pos, HM_DLMS_DATETIME_LEN);
+		a->has_time = true;
+		pos += HM_DLMS_DATETIME_LEN;
+		break;
+	default: return HM_ERR_MALFORMED_APDU;
+	}
+
+	if (pos >= len)
+		return HM_ERR_TRUNCATED;
+	a->body = p + pos;
+	a->body_len = len - pos;
+	return HM_ERR_OK;
+}
 
 /* The body as a flat item list in a->ax: parsed on the first call after
  * hm_dlms_parse_header(), remembered after.  HM_ERR_OK, or why the body is

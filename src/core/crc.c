@@ -23,8 +23,10 @@
  */
 #include "hanmeter/crc.h"
 
-/* x25_tab[k]: slicing table Tk of CRC-16/X.25 (reflected 0x8408). */
-static const uint16_t x25_tab[8][256] = {
+/* x25_tab[k]: slicing table Tk of CRC-16/X.25 (reflected 0x8408); T0 is
+ * the byte table crc.h's inline hm_crc16_x25_short() uses. */
+#define x25_tab hm_crc16_x25_tab
+const uint16_t hm_crc16_x25_tab[8][256] = {
     {
         0x0000, 0x1189, 0x2312, 0x329b, 0x4624, 0x57ad, 0x6536, 0x74bf, 0x8c48, 0x9dc1, 0xaf5a, 0xbed3, 0xca6c, 0xdbe5,
         0xe97e, 0xf8f7, 0x1081, 0x0108, 0x3393, 0x221a, 0x56a5, 0x472c, 0x75b7, 0x643e, 0x9cc9, 0x8d40, 0xbfdb, 0xae52,

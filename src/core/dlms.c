@@ -12,65 +12,8 @@
 
 #include "hanmeter/dlms.h"
 
-/* IEC 62056-46 / ISO 8802-2 LLC header of a response: dst LSAP E6, src
- * LSAP E7, quality 00. */
-static const uint8_t llc[3] = {0xE6, 0xE7, 0x00};
-
-#define DT_LEN          12     /* COSEM date-time octets */
 #define DEV_UNSPECIFIED 0x8000 /* deviation "not specified" */
 #define DEV_MAX         720    /* |deviation| in minutes: the Blue Book allows -720..720 */
-
-enum hm_err hm_dlms_parse_header(struct hm_apdu *a, const uint8_t *p, size_t len)
-{
-	size_t pos = 0;
-
-	a->invoke_id = 0;
-	a->has_time = false;
-	a->body = NULL;
-	a->body_len = 0;
-	a->has_items = false;
-	a->ax.n = 0;
-
-	if (len >= sizeof llc && p[0] == llc[0] && p[1] == llc[1] && p[2] == llc[2])
-		pos = sizeof llc;
-	if (pos >= len)
-		return pos ? HM_ERR_TRUNCATED : HM_ERR_NOT_MINE;
-	if (p[pos] != HM_DLMS_DATA_NOTIFICATION)
-		return HM_ERR_NOT_MINE;
-	pos++;
-	if (len - pos < 4)
-		return HM_ERR_TRUNCATED;
-	a->invoke_id = (uint32_t)p[pos] << 24 | (uint32_t)p[pos + 1] << 16 | (uint32_t)p[pos + 2] << 8 | p[pos + 3];
-	pos += 4;
-
-	if (pos >= len)
-		return HM_ERR_TRUNCATED;
-	switch (p[pos]) {
-	case 0x00: /* absent */ pos++; break;
-	case HM_AXDR_OCTET_STRING: /* 09 0C <12> */
-		pos++;
-		if (pos >= len)
-			return HM_ERR_TRUNCATED;
-		if (p[pos] != DT_LEN)
-			return HM_ERR_MALFORMED_APDU;
-		/* fall through */
-	case DT_LEN: /* 0C <12> */
-		pos++;
-		if (len - pos < DT_LEN)
-			return HM_ERR_TRUNCATED;
-		memcpy(a->time, p + pos, DT_LEN);
-		a->has_time = true;
-		pos += DT_LEN;
-		break;
-	default: return HM_ERR_MALFORMED_APDU;
-	}
-
-	if (pos >= len)
-		return HM_ERR_TRUNCATED;
-	a->body = p + pos;
-	a->body_len = len - pos;
-	return HM_ERR_OK;
-}
 
 enum hm_err hm_dlms_items(struct hm_apdu *a)
 {

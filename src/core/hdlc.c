@@ -176,7 +176,7 @@ static inline enum hdr_verdict try_header(const uint8_t *at, size_t held, bool e
 	 * running value at that point: kept, so that the FCS pass goes on from
 	 * it instead of starting over (fcs_checks()). */
 	uint16_t hcs = (uint16_t)(b[i] | b[i + 1] << 8);
-	hd->crc = hm_crc16_x25_update(HM_CRC16_X25_INIT, b, hd->hdr_len);
+	hd->crc = hm_crc16_x25_short(HM_CRC16_X25_INIT, b, hd->hdr_len);
 	hd->f.hcs_ok = hm_crc16_x25_final(hd->crc) == hcs;
 	return hd->f.hcs_ok ? HDR_GOOD : HDR_BAD;
 cut:

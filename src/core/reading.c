@@ -24,21 +24,6 @@ const char *const hm_text_name[HM_TEXT_COUNT] = {
 #undef HM_TF_NAME
 };
 
-/* Empties r.  Only the bookkeeping is reset (set bits, counts, profile):
- * the field storage (~5 KiB, most of it extra[] and text[]) is valid only
- * where a bit or n_extra says so, and every setter writes a whole value, so
- * wiping it per message (and per profile tried) was most of the cost of
- * decoding a short list. */
-void hm_reading_clear(struct hm_reading *r)
-{
-	memset(r->num_set, 0, sizeof r->num_set);
-	r->text_set = 0;
-	r->profile = NULL;
-	r->items = 0;
-	r->n_extra = 0;
-	r->extra_dropped = 0;
-}
-
 bool hm_reading_has_num(const struct hm_reading *r, enum hm_num_field f)
 {
 	return (unsigned)f < HM_NUM_COUNT && (r->num_set[f / 64] >> (f % 64) & 1);
