@@ -170,12 +170,13 @@ typedef void hm_profile_scale_fn(int f, int *scaler, uint8_t *unit, void *ctx);
  * rd and stores each pair: an OBIS code and its value, or a null-data
  * standing in for an absent code or value (Kamstrup single-phase).  Values
  * are bare: a named field gets (scaler, unit) from scale().  A container, or
- * a code with no value after it, is HM_ERR_UNKNOWN_LIST.  Inline so that
- * each profile's scale() is inlined into its own copy: this is the loop
- * that decodes most of those lists.
+ * a code with no value after it, is HM_ERR_UNKNOWN_LIST.  Always inline, so
+ * that in each profile's copy scale() is a known function the compiler
+ * takes in, not a call through a pointer per value: this is the loop that
+ * decodes most of those lists.
  */
-static inline enum hm_err hm_profile_pairs(struct hm_axdr_rd *rd, unsigned n, struct hm_reading *r,
-                                           hm_profile_scale_fn *scale, void *ctx)
+static inline __attribute__((always_inline)) enum hm_err
+hm_profile_pairs(struct hm_axdr_rd *rd, unsigned n, struct hm_reading *r, hm_profile_scale_fn *scale, void *ctx)
 {
 	while (n > 0) {
 		struct hm_axdr_item o, v;
