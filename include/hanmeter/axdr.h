@@ -226,6 +226,21 @@ static inline bool hm_axdr_take_obis(struct hm_axdr_rd *rd, const uint8_t **obis
 	return true;
 }
 
+/* An octet-, visible- or utf8-string (identities, list versions, clocks),
+ * into *it as hm_axdr_next() would fill it. */
+static inline bool hm_axdr_take_string(struct hm_axdr_rd *rd, struct hm_axdr_item *it)
+{
+	const uint8_t *p = rd->p + rd->pos;
+	size_t room = rd->len - rd->pos;
+	if (room < 2 ||
+	    (p[0] != HM_AXDR_OCTET_STRING && p[0] != HM_AXDR_VISIBLE_STRING && p[0] != HM_AXDR_UTF8_STRING) ||
+	    p[1] >= 0x80 || p[1] > room - 2)
+		return false;
+	*it = (struct hm_axdr_item){.tag = p[0], .len = p[1], .data = p + 2};
+	rd->pos += 2u + p[1];
+	return true;
+}
+
 /* An integer of the types meters send values in (double-long(-unsigned),
  * long(-unsigned), integer, unsigned, enum), into *it as hm_axdr_next()
  * would fill it. */

@@ -89,7 +89,12 @@ enum hm_err hm_profile_put_num(struct hm_reading *r, enum hm_num_field f, const 
 
 enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, const struct hm_axdr_item *v)
 {
-	if (hm_text_time(f) >= 0) {
+	bool clock = hm_text_time(f) >= 0;
+	if (!clock && hm_profile_is_string(v)) { /* the common case first */
+		hm_reading_set_text(r, f, (const char *)v->data, v->len);
+		return HM_ERR_OK;
+	}
+	if (clock) {
 		struct hm_time t;
 		if ((v->tag != HM_AXDR_OCTET_STRING && v->tag != HM_AXDR_DATE_TIME) || v->len != 12 ||
 		    !hm_dlms_datetime(v->data, &t))
@@ -103,10 +108,7 @@ enum hm_err hm_profile_put_text(struct hm_reading *r, enum hm_text_field f, cons
 		hm_reading_set_text(r, f, buf, (size_t)n);
 		return HM_ERR_OK;
 	}
-	if (!hm_profile_is_string(v))
-		return HM_ERR_MALFORMED_APDU;
-	hm_reading_set_text(r, f, (const char *)v->data, v->len);
-	return HM_ERR_OK;
+	return HM_ERR_MALFORMED_APDU;
 }
 
 /* True if every byte is printable ASCII (an identifier sent as octet-string). */

@@ -66,6 +66,15 @@ static void printable(char *dst, size_t cap, const char *s, size_t len)
 				memcpy(dst + len - 8, &w, 8);
 				i = len;
 			}
+		} else if (len >= 4 && len < 8) { /* 4-7 bytes: two half words, overlapping */
+			uint32_t a, b;
+			memcpy(&a, s, 4);
+			memcpy(&b, s + len - 4, 4);
+			if (all_printable((uint64_t)a << 32 | b)) {
+				memcpy(dst, &a, 4);
+				memcpy(dst + len - 4, &b, 4);
+				i = len;
+			}
 		}
 		for (; i < len && (unsigned char)s[i] - 0x20u < 0x5Fu; i++)
 			dst[i] = s[i];

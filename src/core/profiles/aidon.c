@@ -85,7 +85,7 @@ static enum hm_err read_list(struct hm_axdr_rd *rd, struct hm_reading *r)
 			obis = o.data;
 		}
 		if (!hm_axdr_take_int(rd, &v)) {
-			if ((err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
+			if (!hm_axdr_take_string(rd, &v) && (err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
 				return err;
 			if (hm_profile_is_container(&v))
 				return HM_ERR_MALFORMED_APDU; /* a container where a value belongs */

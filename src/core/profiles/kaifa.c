@@ -93,7 +93,13 @@ static enum hm_err put_run(struct hm_reading *r, const struct pos *p, size_t n, 
 	for (size_t i = 0; i < n; i++) {
 		struct hm_axdr_item v;
 		enum hm_err err;
-		if (!hm_axdr_take_int(rd, &v)) { /* the identity strings, the clock, or trouble */
+		/* The table says what comes: a bare integer, or a string. */
+		if (p[i].what >= 0 && hm_axdr_take_int(rd, &v)) {
+			r->items++;
+			hm_reading_set_num(r, p[i].what, v.ival, p[i].exp);
+			continue;
+		}
+		if (p[i].what >= 0 || !hm_axdr_take_string(rd, &v)) { /* or trouble */
 			if ((err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
 				return err;
 			if (hm_profile_is_container(&v))

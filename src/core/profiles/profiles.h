@@ -196,7 +196,7 @@ hm_profile_pairs(struct hm_axdr_rd *rd, unsigned n, struct hm_reading *r, hm_pro
 		if (n < 2)
 			return HM_ERR_UNKNOWN_LIST; /* a code with no value */
 		n -= 2;
-		if (!hm_axdr_take_int(rd, &v)) {
+		if (!hm_axdr_take_int(rd, &v) && !hm_axdr_take_string(rd, &v)) {
 			if ((err = hm_axdr_next(rd, &v)) != HM_ERR_OK)
 				return err;
 			if (hm_profile_is_container(&v))
