@@ -12,7 +12,10 @@
  *  - hm_decode: counters move by exactly one, the reading is well-formed
  *    and renders as valid JSON (fuzz_decode.h);
  *  - a reading found by auto-detection is the same reading (same JSON) when
- *    the profile that matched is forced instead.
+ *    the profile that matched is forced instead;
+ *  - a profile that read its list straight from the bytes was given a
+ *    well-formed body: the general A-XDR reader agrees (only its own item
+ *    limit, HM_AXDR_ITEMS_MAX, may stop it where the profile went on).
  *
  * needs: src/core/dlms.c src/core/decode.c src/core/json.c src/core/reading.c
  */
@@ -83,6 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct hm_profile *p = hm_profile_find(reading.profile);
 	if (!p)
 		return 0;
+	enum hm_err body = hm_dlms_items(&dec.apdu);
+	FUZZ_CHECK(body == HM_ERR_OK || body == HM_ERR_OVERSIZE);
 	int n = hm_json_members(&reading, first_json, sizeof first_json);
 	FUZZ_CHECK(n >= 0);
 	fuzz_decoder_setup(&dec, key_sel);
