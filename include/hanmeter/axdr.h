@@ -1,9 +1,14 @@
 /*
  * axdr.h - a bounded, non-recursive A-XDR decoder (IEC 62056-6-2 / DLMS Green Book).
  *
- * The data of a data-notification is flattened into a list of items in
- * document order; arrays and structures are items too, followed by their
- * elements (depth + 1).  No recursion: an explicit stack bounded by
+ * Two ways to read the data of a data-notification, one decoder under both:
+ *  - item by item (hm_axdr_next(), and the hm_axdr_take_*() checks for what
+ *    HAN lists are made of): how a profile that knows its list's shape reads
+ *    it, straight from the bytes into the reading;
+ *  - as a flat list of items in document order (hm_axdr_parse()), arrays and
+ *    structures being items too, followed by their elements (depth + 1): for
+ *    lists of unknown shape, the -p tree, and error reports.
+ * No recursion: the list keeps an explicit stack bounded by
  * HM_AXDR_DEPTH_MAX.  Every length is checked against the buffer.
  */
 #ifndef HANMETER_AXDR_H
