@@ -26,7 +26,6 @@
 #include "fuzz_stream.h"
 
 static struct hm_hdlc framer;
-static struct hm_hdlc_stats whole;
 static struct hm_decoder dec; /* one per stream, as a source owns one */
 static struct hm_reading reading;
 
@@ -88,21 +87,6 @@ static void on_frame(void *ctx, const struct hm_frame *f)
 	fuzz_run_record(r, f->err, (uint8_t)f->segments, f->info, f->info_len);
 }
 
-static void init(void)
-{
-	hm_hdlc_init(&framer);
-}
-
-static void feed(struct fuzz_run *r, const uint8_t *p, size_t n)
-{
-	hm_hdlc_feed(&framer, p, n, on_frame, r);
-}
-
-static void flush(struct fuzz_run *r)
-{
-	hm_hdlc_flush(&framer, on_frame, r);
-}
-
 static void check_stats(const struct fuzz_run *r, size_t fed)
 {
 	const struct hm_hdlc_stats *s = &framer.stats;
@@ -110,15 +94,7 @@ static void check_stats(const struct fuzz_run *r, size_t fed)
 	FUZZ_CHECK(s->frames >= s->messages);
 }
 
-static const struct fuzz_framer hdlc = {
-    .init = init,
-    .feed = feed,
-    .flush = flush,
-    .check_stats = check_stats,
-    .stats = &framer.stats,
-    .saved = &whole,
-    .stats_size = sizeof whole,
-};
+FUZZ_FRAMER(hdlc, framer, on_frame, check_stats);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -126,6 +102,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&reading, 0, sizeof reading);
 	fuzz_decoder_setup(&dec, data[2]);
-	fuzz_stream_check(&hdlc, data[0], data[1], data + 3, size - 3);
+	fuzz_stream_check(&hdlc_framer, data[0], data[1], data + 3, size - 3);
 	return 0;
 }

@@ -25,7 +25,6 @@
 #include "fuzz_stream.h"
 
 static struct hm_mbus framer;
-static struct hm_mbus_stats whole;
 static struct hm_decoder dec;
 static struct hm_reading reading;
 
@@ -58,21 +57,6 @@ static void on_msg(void *ctx, const struct hm_mbus_msg *m)
 	fuzz_run_record(r, m->err, (uint8_t)m->segments, m->data, m->len);
 }
 
-static void init(void)
-{
-	hm_mbus_init(&framer);
-}
-
-static void feed(struct fuzz_run *r, const uint8_t *p, size_t n)
-{
-	hm_mbus_feed(&framer, p, n, on_msg, r);
-}
-
-static void flush(struct fuzz_run *r)
-{
-	hm_mbus_flush(&framer, on_msg, r);
-}
-
 static void check_stats(const struct fuzz_run *r, size_t fed)
 {
 	const struct hm_mbus_stats *s = &framer.stats;
@@ -80,15 +64,7 @@ static void check_stats(const struct fuzz_run *r, size_t fed)
 	FUZZ_CHECK(s->frames >= s->messages);
 }
 
-static const struct fuzz_framer mbus = {
-    .init = init,
-    .feed = feed,
-    .flush = flush,
-    .check_stats = check_stats,
-    .stats = &framer.stats,
-    .saved = &whole,
-    .stats_size = sizeof whole,
-};
+FUZZ_FRAMER(mbus, framer, on_msg, check_stats);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -97,6 +73,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_frame_parse(data + 3, size - 3);
 	memset(&reading, 0, sizeof reading);
 	fuzz_decoder_setup(&dec, data[2]);
-	fuzz_stream_check(&mbus, data[0], data[1], data + 3, size - 3);
+	fuzz_stream_check(&mbus_framer, data[0], data[1], data + 3, size - 3);
 	return 0;
 }

@@ -25,7 +25,6 @@
 #include "fuzz_stream.h"
 
 static struct hm_p1 framer;
-static struct hm_p1_stats whole;
 static struct hm_reading reading;
 
 /* CRC-16/ARC bit by bit: reflected polynomial 0xA001, init 0, no final XOR. */
@@ -105,42 +104,19 @@ static void on_msg(void *ctx, const struct hm_p1_msg *m)
 	fuzz_run_record(r, m->err, m->err == HM_ERR_OK && m->has_crc, m->data, m->len);
 }
 
-static void init(void)
-{
-	hm_p1_init(&framer);
-}
-
-static void feed(struct fuzz_run *r, const uint8_t *p, size_t n)
-{
-	hm_p1_feed(&framer, p, n, on_msg, r);
-}
-
-static void flush(struct fuzz_run *r)
-{
-	hm_p1_flush(&framer, on_msg, r);
-}
-
 static void check_stats(const struct fuzz_run *r, size_t fed)
 {
 	const struct hm_p1_stats *s = &framer.stats;
 	fuzz_run_check_counts(r, fed, s->bytes, s->telegrams, s->garbage_bytes, s->errors);
 }
 
-static const struct fuzz_framer p1 = {
-    .init = init,
-    .feed = feed,
-    .flush = flush,
-    .check_stats = check_stats,
-    .stats = &framer.stats,
-    .saved = &whole,
-    .stats_size = sizeof whole,
-};
+FUZZ_FRAMER(p1, framer, on_msg, check_stats);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2 || size - 2 > FUZZ_STREAM_MAX)
 		return 0;
 	check_telegram((const char *)data + 2, size - 2);
-	fuzz_stream_check(&p1, data[0], data[1], data + 2, size - 2);
+	fuzz_stream_check(&p1_framer, data[0], data[1], data + 2, size - 2);
 	return 0;
 }

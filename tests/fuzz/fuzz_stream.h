@@ -53,6 +53,33 @@ struct fuzz_framer {
 
 static struct fuzz_run fuzz_runs[2];
 
+/* The wrappers and the struct fuzz_framer mod_framer for the framer object
+ * obj, driven through hm_<mod>_init/_feed/_flush (the API the HDLC, M-Bus
+ * and P1 framers share) with events to cb and counters checked by check. */
+#define FUZZ_FRAMER(mod, obj, cb, check)                                       \
+	static struct hm_##mod##_stats mod##_saved;                            \
+	static void mod##_init(void)                                           \
+	{                                                                      \
+		hm_##mod##_init(&obj);                                         \
+	}                                                                      \
+	static void mod##_feed(struct fuzz_run *r, const uint8_t *p, size_t n) \
+	{                                                                      \
+		hm_##mod##_feed(&obj, p, n, cb, r);                            \
+	}                                                                      \
+	static void mod##_flush(struct fuzz_run *r)                            \
+	{                                                                      \
+		hm_##mod##_flush(&obj, cb, r);                                 \
+	}                                                                      \
+	static const struct fuzz_framer mod##_framer = {                       \
+	    .init = mod##_init,                                                \
+	    .feed = mod##_feed,                                                \
+	    .flush = mod##_flush,                                              \
+	    .check_stats = check,                                              \
+	    .stats = &obj.stats,                                               \
+	    .saved = &mod##_saved,                                             \
+	    .stats_size = sizeof mod##_saved,                                  \
+	}
+
 /* Records one event the framer reported to r. */
 static inline void fuzz_run_record(struct fuzz_run *r, enum hm_err err, uint8_t flag, const void *data, size_t len)
 {
