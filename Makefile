@@ -138,8 +138,11 @@ deps:
 
 # --- tests -------------------------------------------------------------------
 # check installs what is missing, then builds and runs in a second make so
-# that pkg-config sees the freshly installed libraries.
+# that pkg-config sees the freshly installed libraries.  The release build
+# (what make demo, bench and install use) is built too: -O2 warns about
+# things -O1 does not see, and -Werror makes those failures.
 check: deps
+	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory SAN=1 check-run
 
 check-build: all $(UNIT_BIN)

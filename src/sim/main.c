@@ -260,8 +260,9 @@ static void parse_args(int argc, char **argv)
 				bad = "--count wants a positive integer";
 			break;
 		case 'd':
-			if (hm_opt_parse_uint(optarg, INT64_MAX / 1000, &v) || v == 0)
-				bad = "--duration wants a positive number of seconds";
+			/* at most a century of meter time: start + duration stays far from overflow */
+			if (hm_opt_parse_uint(optarg, UINT64_C(100) * 366 * 86400, &v) || v == 0)
+				bad = "--duration wants a positive number of seconds (at most 100 years)";
 			opt.duration_ms = (int64_t)v * 1000;
 			break;
 		case 's':

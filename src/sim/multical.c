@@ -404,7 +404,7 @@ static void parse_args(int argc, char **argv)
 				bad = "--speed wants a number above 0";
 			break;
 		case 's': {
-			unsigned s;
+			unsigned s = 0;
 			if (parse_uint(optarg, &s))
 				bad = "--seed wants a non-negative integer";
 			g.seed = s;
