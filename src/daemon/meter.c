@@ -162,14 +162,15 @@ const char *hm_protocol_name(enum hm_protocol p)
 	return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "?";
 }
 
-/* protocol = auto: the first framer with a good message wins. */
+/* protocol = auto: the first framer with a good message wins (the DLMS
+ * framer needs two, see on_dlms()). */
 static void lock_protocol(struct hm_meter *m, enum hm_protocol p)
 {
 	if (m->proto != HM_PROTO_AUTO)
 		return;
 	m->proto = p;
-	hm_log_meter(LOG_NOTICE, m->conf->name, "protocol %s detected (the first good message); the other framers stop",
-	             hm_protocol_name(p));
+	hm_log_meter(LOG_NOTICE, m->conf->name, "protocol %s detected (%s good message); the other framers stop",
+	             hm_protocol_name(p), p == HM_PROTO_DLMS ? "the second" : "the first");
 }
 
 /* A framer's rejection: counted and logged if that framer is the one in
@@ -330,7 +331,12 @@ static bool wrapped(const struct hm_meter *m)
 
 /* The DLMS framer's callback (bare APDUs, Smarty).  Nothing but the GCM tag
  * proves a candidate a message, so it is a message if it decodes: the
- * verdict goes back to the framer, which rescans after a refused one. */
+ * verdict goes back to the framer, which rescans after a refused one.
+ * protocol = auto locks on the second such message, not the first: started
+ * in the middle of an HDLC or M-Bus frame, the other framers missed its
+ * start and the DLMS framer finds the APDU inside whole.  That reading is
+ * true (its tag checked) and is published; the next frame then shows which
+ * framing the meter really uses. */
 static enum hm_err on_dlms(void *ctx, const struct hm_apdustream_msg *am)
 {
 	struct hm_meter *m = ctx;
@@ -347,7 +353,8 @@ static enum hm_err on_dlms(void *ctx, const struct hm_apdustream_msg *am)
 		framer_reject(m, HM_PROTO_DLMS, err, "DLMS APDU");
 		return err;
 	}
-	lock_protocol(m, HM_PROTO_DLMS);
+	if (m->dlms.stats.messages > 0) /* counted after we return: this is the second */
+		lock_protocol(m, HM_PROTO_DLMS);
 	m->stats.frames++;
 	m->stats.last_frame_us = hm_now_us();
 	publish(m);
