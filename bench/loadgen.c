@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pipeline.h"
 #include "sim/sim.h"
 
 #define INFO_MAX      1024 /* an Aidon list 3 (3-phase) is ~230 bytes of information field */
@@ -56,11 +57,6 @@
 /* Aidon's register for active power import: OBIS 1.0.1.7.0.255 as an
  * octet-string, then the value's tag double-long-unsigned (A-XDR 0x06). */
 static const uint8_t p_import[] = {0x09, 0x06, 0x01, 0x00, 0x01, 0x07, 0x00, 0xFF, 0x06};
-
-struct rec {
-	uint32_t stream, seq;
-	uint64_t ns;
-};
 
 struct stream {
 	int lfd, fd;            /* listening socket; connection or -1 */
@@ -78,35 +74,9 @@ static double speed = 1;
 static bool fast;
 static double duration_s = 10;
 static uint64_t max_lists; /* -c: stop after this many lists in all (0: by duration only) */
-static struct rec *recs;
-static size_t n_recs, cap_recs;
 static uint64_t sent, dropped, partial;
 static int epfd;
 static bool close_listeners; /* RLIMIT_NOFILE too low for 2 fds per stream */
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "loadgen: %s: %s\n", what, strerror(errno));
-	exit(2);
-}
-
-static void record(unsigned i, uint32_t seq, uint64_t ns)
-{
-	if (n_recs == cap_recs) {
-		cap_recs = cap_recs ? 2 * cap_recs : 65536;
-		recs = realloc(recs, cap_recs * sizeof *recs);
-		if (!recs)
-			die("realloc");
-	}
-	recs[n_recs++] = (struct rec){i, seq, ns};
-}
 
 /* Encodes stream i's next list, seq patched in, into its wire buffer. */
 static void encode(unsigned i)
@@ -201,9 +171,7 @@ static int listen_one(unsigned *port)
 	if (fd < 0)
 		die("socket");
 	for (; *port < EPHEMERAL_MIN; (*port)++) {
-		struct sockaddr_in a = {.sin_family = AF_INET,
-		                        .sin_port = htons((uint16_t)*port),
-		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct sockaddr_in a = loopback(*port);
 		if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0) {
 			if (listen(fd, 16) < 0)
 				die("listen");
@@ -226,8 +194,7 @@ static void on_accept(unsigned i)
 		close(fd);
 		return;
 	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	nodelay(fd);
 	s->fd = fd;
 	s->want_out = false;
 	struct epoll_event ev = {.events = 0, .data.u64 = (uint64_t)i << 1 | 1};
@@ -408,20 +375,7 @@ int main(int argc, char **argv)
 		timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
 	}
 
-	FILE *lf = fopen(logfile, "wb");
-	if (!lf)
-		die(logfile);
-	for (size_t k = 0; k < n_recs; k++) {
-		uint8_t b[16];
-		for (int q = 0; q < 4; q++) {
-			b[q] = (uint8_t)(recs[k].stream >> (8 * q));
-			b[4 + q] = (uint8_t)(recs[k].seq >> (8 * q));
-		}
-		for (int q = 0; q < 8; q++)
-			b[8 + q] = (uint8_t)(recs[k].ns >> (8 * q));
-		fwrite(b, sizeof b, 1, lf);
-	}
-	fclose(lf);
+	reclog_write(logfile);
 	fprintf(stderr, "loadgen: %u streams, %llu lists sent, %llu dropped, %llu partial writes\n", n_streams,
 	        (unsigned long long)sent, (unsigned long long)dropped, (unsigned long long)partial);
 	return 0;

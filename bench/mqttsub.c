@@ -30,19 +30,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pipeline.h"
+
 #define BUF_SIZE (1 << 20) /* many messages per read at 10,000 meters */
 
 /* MQTT control packet types (MQTT 3.1.1, 2.2.1), first byte high nibble */
 enum { CONNECT = 1, CONNACK = 2, PUBLISH = 3, SUBSCRIBE = 8, SUBACK = 9 };
 
-struct rec {
-	uint32_t stream, seq;
-	uint64_t ns;
-};
-
 static volatile sig_atomic_t want_count, want_quit;
-static struct rec *recs;
-static size_t n_recs, cap_recs;
 static uint64_t messages, payload_bytes, unmatched;
 
 static void on_sig(int sig)
@@ -51,19 +46,6 @@ static void on_sig(int sig)
 		want_count = 1;
 	else
 		want_quit = 1;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "mqttsub: %s: %s\n", what, strerror(errno));
-	exit(2);
 }
 
 /* Appends an MQTT UTF-8 string (2-byte big-endian length, then bytes). */
@@ -140,13 +122,7 @@ static void on_publish(const char *topic, size_t tlen, const char *pl, size_t pl
 		return;
 	}
 	unsigned long seq = parse_uint(v, vend, &after);
-	if (n_recs == cap_recs) {
-		cap_recs = cap_recs ? 2 * cap_recs : 65536;
-		recs = realloc(recs, cap_recs * sizeof *recs);
-		if (!recs)
-			die("realloc");
-	}
-	recs[n_recs++] = (struct rec){(uint32_t)stream, (uint32_t)seq, ns};
+	record((uint32_t)stream, (uint32_t)seq, ns);
 }
 
 int main(int argc, char **argv)
@@ -171,12 +147,11 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {
-	    .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = loopback(port);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
 		die("connect");
-	int one = 1, rcvbuf = 4 << 20;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	int rcvbuf = 4 << 20;
+	nodelay(fd);
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 
 	uint8_t body[600];
@@ -257,20 +232,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	FILE *lf = fopen(logfile, "wb");
-	if (!lf)
-		die(logfile);
-	for (size_t k = 0; k < n_recs; k++) {
-		uint8_t b[16];
-		for (int q = 0; q < 4; q++) {
-			b[q] = (uint8_t)(recs[k].stream >> (8 * q));
-			b[4 + q] = (uint8_t)(recs[k].seq >> (8 * q));
-		}
-		for (int q = 0; q < 8; q++)
-			b[8 + q] = (uint8_t)(recs[k].ns >> (8 * q));
-		fwrite(b, sizeof b, 1, lf);
-	}
-	fclose(lf);
+	reclog_write(logfile);
 	fprintf(stderr, "mqttsub: %llu messages, %llu payload bytes, %zu readings matched, %llu unmatched\n",
 	        (unsigned long long)messages, (unsigned long long)payload_bytes, n_recs, (unsigned long long)unmatched);
 	return 0;

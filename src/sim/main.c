@@ -36,6 +36,7 @@
 
 #include "sim.h"
 #include "common/fdio.h"
+#include "common/opt.h"
 
 #define INFO_MAX         2048           /* our longest list (Kamstrup hourly, 3-phase) is ~310 bytes */
 #define WIRE_MAX         8192           /* garbage + the frames of one list, even at the smallest --max-frame */
@@ -161,22 +162,10 @@ static void usage(FILE *f)
 	      f);
 }
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-	errno = 0;
-	unsigned long long x = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-')
-		return -1;
-	*v = x;
-	return 0;
-}
-
 static int parse_prob(const char *s, double *p)
 {
-	char *end;
-	double x = strtod(s, &end);
-	if (end == s || *end || !(x >= 0 && x <= 1))
+	double x;
+	if (hm_opt_parse_real(s, &x) || !(x >= 0 && x <= 1))
 		return -1;
 	*p = x;
 	return 0;
@@ -199,24 +188,6 @@ static int parse_time(const char *s, int64_t *ms)
 	if (t == (time_t)-1)
 		return -1;
 	*ms = (int64_t)t * 1000;
-	return 0;
-}
-
-static int parse_hostport(const char *s)
-{
-	const char *colon = strrchr(s, ':');
-	const char *port = colon ? colon + 1 : s;
-	uint64_t p;
-	if (parse_u64(port, &p) || p > 65535)
-		return -1;
-	if (colon) {
-		size_t n = (size_t)(colon - s);
-		if (n == 0 || n >= sizeof opt.tcp_host)
-			return -1;
-		memcpy(opt.tcp_host, s, n);
-		opt.tcp_host[n] = 0;
-	}
-	opt.tcp_port = (unsigned)p;
 	return 0;
 }
 
@@ -261,7 +232,6 @@ static void parse_args(int argc, char **argv)
 	};
 	bool have_start = false;
 	uint64_t v;
-	char *end;
 	int c;
 	while ((c = getopt_long(argc, argv, "m:1n:d:s:e:qh", lo, NULL)) != -1) {
 		const char *bad = NULL;
@@ -281,33 +251,32 @@ static void parse_args(int argc, char **argv)
 			have_start = true;
 			break;
 		case O_SPEED:
-			opt.speed = strtod(optarg, &end);
-			if (end == optarg || *end || !(opt.speed > 0 && opt.speed <= 1e9))
+			if (hm_opt_parse_real(optarg, &opt.speed) || !(opt.speed > 0 && opt.speed <= 1e9))
 				bad = "--speed wants a number above 0";
 			break;
 		case O_FAST: opt.speed = 0; break;
 		case 'n':
-			if (parse_u64(optarg, &opt.count) || opt.count == 0)
+			if (hm_opt_parse_uint(optarg, UINT64_MAX, &opt.count) || opt.count == 0)
 				bad = "--count wants a positive integer";
 			break;
 		case 'd':
-			if (parse_u64(optarg, &v) || v == 0 || v > INT64_MAX / 1000)
+			if (hm_opt_parse_uint(optarg, INT64_MAX / 1000, &v) || v == 0)
 				bad = "--duration wants a positive number of seconds";
 			opt.duration_ms = (int64_t)v * 1000;
 			break;
 		case 's':
-			if (parse_u64(optarg, &opt.seed))
+			if (hm_opt_parse_uint(optarg, UINT64_MAX, &opt.seed))
 				bad = "--seed wants a non-negative integer";
 			break;
 		case O_PTY: opt.out = OUT_PTY; break;
 		case O_LINK: opt.link = optarg; break;
 		case O_TCP:
 			opt.out = OUT_TCP;
-			if (parse_hostport(optarg))
+			if (hm_opt_parse_hostport(optarg, opt.tcp_host, sizeof opt.tcp_host, &opt.tcp_port))
 				bad = "--tcp wants [HOST:]PORT";
 			break;
 		case O_STREAMS:
-			if (parse_u64(optarg, &v) || v == 0 || v > 4096)
+			if (hm_opt_parse_uint(optarg, 4096, &v) || v == 0)
 				bad = "--streams wants 1..4096";
 			opt.streams = (unsigned)v;
 			break;
@@ -320,12 +289,12 @@ static void parse_args(int argc, char **argv)
 				bad = "--corrupt wants a probability 0..1";
 			break;
 		case O_MAXF:
-			if (parse_u64(optarg, &v) || v < MAX_FRAME_MIN || v > HDLC_LEN_MAX)
+			if (hm_opt_parse_uint(optarg, HDLC_LEN_MAX, &v) || v < MAX_FRAME_MIN)
 				bad = "--max-frame wants 32..2047";
 			opt.max_frame = (size_t)v;
 			break;
 		case O_BAUD:
-			if (parse_u64(optarg, &v) || v < 300 || v > 4000000)
+			if (hm_opt_parse_uint(optarg, 4000000, &v) || v < 300)
 				bad = "--baud wants 300..4000000";
 			opt.baud = (unsigned)v;
 			break;

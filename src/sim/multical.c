@@ -42,6 +42,7 @@
 
 #include "sim.h"
 #include "common/fdio.h"
+#include "common/opt.h"
 
 #define KMP_REQ      0x80 /* start byte, to the meter */
 #define KMP_ANS      0x40 /* start byte, from the meter */
@@ -357,12 +358,11 @@ static void usage(FILE *f)
 	      f);
 }
 
+/* 0..UINT32_MAX - 1: UINT32_MAX is --silent all. */
 static int parse_uint(const char *s, unsigned *v)
 {
-	char *end;
-	errno = 0;
-	unsigned long x = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || x > UINT32_MAX - 1)
+	uint64_t x;
+	if (hm_opt_parse_uint(s, UINT32_MAX - 1, &x))
 		return -1;
 	*v = (unsigned)x;
 	return 0;
@@ -388,27 +388,19 @@ static void parse_args(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
-	char *end;
 	while ((c = getopt_long(argc, argv, "m:s:e:qh", lo, NULL)) != -1) {
 		const char *bad = NULL;
 		switch (c) {
 		case 'm': break; /* multical: how we got here */
 		case O_PTY: g.use_pty = true; break;
 		case O_LINK: g.link = optarg; break;
-		case O_TCP: {
-			const char *colon = strrchr(optarg, ':'), *port = colon ? colon + 1 : optarg;
-			if (colon && (size_t)(colon - optarg) < sizeof g.tcp_host && colon > optarg)
-				snprintf(g.tcp_host, sizeof g.tcp_host, "%.*s", (int)(colon - optarg), optarg);
-			else if (colon)
-				bad = "--tcp wants [HOST:]PORT";
-			if (parse_uint(port, &g.tcp_port) || g.tcp_port > 65535)
+		case O_TCP:
+			if (hm_opt_parse_hostport(optarg, g.tcp_host, sizeof g.tcp_host, &g.tcp_port))
 				bad = "--tcp wants [HOST:]PORT";
 			g.use_tcp = true;
 			break;
-		}
 		case O_SPEED:
-			g.speed = strtod(optarg, &end);
-			if (end == optarg || *end || !(g.speed > 0 && g.speed <= 1e9))
+			if (hm_opt_parse_real(optarg, &g.speed) || !(g.speed > 0 && g.speed <= 1e9))
 				bad = "--speed wants a number above 0";
 			break;
 		case 's': {

@@ -21,6 +21,7 @@
 
 #include "hanmeter/profile.h"
 
+#include "common/opt.h"
 #include "tool.h"
 
 volatile sig_atomic_t hm_tool_stop;
@@ -149,23 +150,11 @@ static int parse_key(const char *s, uint8_t key[16])
 	return 0;
 }
 
-static int parse_ulong(const char *s, unsigned long max, unsigned long *v)
-{
-	char *end;
-	errno = 0;
-	if (!*s || *s == '-')
-		return -1;
-	*v = strtoul(s, &end, 10);
-	return errno || *end || *v > max ? -1 : 0;
-}
-
 /* "2.5" seconds -> milliseconds. */
 static int parse_seconds(const char *s, unsigned *ms)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || *end || end == s || !(v > 0) || v > 86400.0 * 365)
+	double v;
+	if (hm_opt_parse_real(s, &v) < 0 || !(v > 0) || v > 86400.0 * 365)
 		return -1;
 	*ms = (unsigned)(v * 1000.0 + 0.5);
 	if (*ms == 0)
@@ -401,7 +390,7 @@ int main(int argc, char **argv)
 	static struct hm_tool tool; /* ~40 KiB of framer and decoder state: not on the stack */
 	struct hm_tool *t = &tool;
 	bool list_ports = false;
-	unsigned long v;
+	uint64_t v;
 	int c;
 
 	t->baud = 0; /* below: 2400 8E1 (NEK HAN), or 1200 8N2 with --kmp */
@@ -427,8 +416,9 @@ int main(int argc, char **argv)
 		case OPT_STATS: t->stats = true; break;
 		case OPT_LIST_PORTS: list_ports = true; break;
 		case 'c':
-			if (parse_ulong(optarg, ULONG_MAX, &t->count) < 0 || t->count == 0)
+			if (hm_opt_parse_uint(optarg, ULONG_MAX, &v) < 0 || v == 0)
 				return usage_error("--count: '%s' is not a positive number", optarg);
+			t->count = (unsigned long)v;
 			break;
 		case 't':
 			if (parse_seconds(optarg, &t->timeout_ms) < 0)
@@ -451,7 +441,7 @@ int main(int argc, char **argv)
 			break;
 		case OPT_BAUD:
 			/* 300 .. 4 Mbaud covers optical eyes to USB adapters. */
-			if (parse_ulong(optarg, 4000000, &v) < 0 || v < 300)
+			if (hm_opt_parse_uint(optarg, 4000000, &v) < 0 || v < 300)
 				return usage_error("--baud: '%s' is not a baud rate", optarg);
 			t->baud = (unsigned)v;
 			break;
@@ -482,12 +472,12 @@ int main(int argc, char **argv)
 				                   HM_TOOL_KMP_REGS_MAX);
 			break;
 		case OPT_KMP_TIMEOUT:
-			if (parse_ulong(optarg, 60000, &v) < 0 || v < 50)
+			if (hm_opt_parse_uint(optarg, 60000, &v) < 0 || v < 50)
 				return usage_error("--kmp-timeout: '%s' is not 50..60000 ms", optarg);
 			t->kmp_timeout_ms = (unsigned)v;
 			break;
 		case OPT_INTERVAL:
-			if (parse_ulong(optarg, 86400, &v) < 0)
+			if (hm_opt_parse_uint(optarg, 86400, &v) < 0)
 				return usage_error("--interval: '%s' is not 0..86400 s", optarg);
 			t->kmp_interval_s = (unsigned)v;
 			break;

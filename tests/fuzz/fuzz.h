@@ -119,6 +119,17 @@ static inline void fuzz_json_ws(struct fuzz_json *j)
 		j->p++;
 }
 
+/* White space, then c if it comes next: true (and past it) if it did. */
+static inline bool fuzz_json_eat(struct fuzz_json *j, char c)
+{
+	fuzz_json_ws(j);
+	if (j->p < j->end && *j->p == c) {
+		j->p++;
+		return true;
+	}
+	return false;
+}
+
 static inline int fuzz_hex4(const uint8_t *p, const uint8_t *end, uint32_t *v)
 {
 	if (end - p < 4)
@@ -251,11 +262,8 @@ static inline int fuzz_json_object(struct fuzz_json *j)
 	const uint8_t *key[FUZZ_JSON_KEYS_MAX];
 	size_t klen[FUZZ_JSON_KEYS_MAX], nkeys = 0;
 	j->p++; /* '{' */
-	fuzz_json_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
+	if (fuzz_json_eat(j, '}'))
 		return 0;
-	}
 	for (;;) {
 		fuzz_json_ws(j);
 		const uint8_t *k = j->p;
@@ -272,46 +280,27 @@ static inline int fuzz_json_object(struct fuzz_json *j)
 			key[nkeys] = k;
 			klen[nkeys++] = (size_t)(j->p - k);
 		}
-		fuzz_json_ws(j);
-		if (j->p >= j->end || *j->p != ':')
+		if (!fuzz_json_eat(j, ':'))
 			return -1;
-		j->p++;
 		if (fuzz_json_value(j))
 			return -1;
-		fuzz_json_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
+		if (fuzz_json_eat(j, ','))
 			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			return 0;
-		}
-		return -1;
+		return fuzz_json_eat(j, '}') ? 0 : -1;
 	}
 }
 
 static inline int fuzz_json_array(struct fuzz_json *j)
 {
 	j->p++; /* '[' */
-	fuzz_json_ws(j);
-	if (j->p < j->end && *j->p == ']') {
-		j->p++;
+	if (fuzz_json_eat(j, ']'))
 		return 0;
-	}
 	for (;;) {
 		if (fuzz_json_value(j))
 			return -1;
-		fuzz_json_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
+		if (fuzz_json_eat(j, ','))
 			continue;
-		}
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
-			return 0;
-		}
-		return -1;
+		return fuzz_json_eat(j, ']') ? 0 : -1;
 	}
 }
 

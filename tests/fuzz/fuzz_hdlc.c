@@ -9,7 +9,7 @@
  *
  * Invariants checked, beyond "no crash":
  *  - the stream fed whole and fed in chunks gives the same events and the
- *    same statistics (read() boundaries must not matter);
+ *    same statistics (read() boundaries must not matter; fuzz_stream.h);
  *  - a good message's last frame opens with 7E, has a type-3 format field
  *    whose length matches, and its HCS and FCS verify with an independent
  *    CRC-16/X.25 (a frame that fails its checks never yields a message);
@@ -23,32 +23,11 @@
 #include "hanmeter/hdlc.h"
 
 #include "fuzz_decode.h"
+#include "fuzz_stream.h"
 
-/* Input past this is not a plausible serial burst; it only slows the run. */
-#define STREAM_MAX 65536
-/* Events of one run: each starts at a distinct flag byte or ends the input. */
-#define EVENTS_MAX (STREAM_MAX + 2)
-
-struct event {
-	uint8_t err;
-	uint8_t segments;
-	uint16_t zero; /* no padding: events are compared with memcmp */
-	uint32_t info_len;
-	uint64_t info_hash;
-};
-
-struct run {
-	struct event ev[EVENTS_MAX];
-	size_t n;
-	unsigned good;
-	uint64_t rejected[HM_ERR_COUNT];
-	bool decode;           /* run hm_decode on messages (the whole-stream run only) */
-	struct hm_decoder dec; /* one per stream, as a source owns one */
-	struct hm_reading reading;
-};
-
-static struct run runs[2];
 static struct hm_hdlc framer;
+static struct hm_decoder dec; /* one per stream, as a source owns one */
+static struct hm_reading reading;
 
 /* Address field: 1, 2 or 4 bytes, each with the low bit 0 but the last. */
 static size_t addr_len(const uint8_t *p, size_t n)
@@ -99,75 +78,30 @@ static void check_good_frame(const struct hm_frame *f)
 
 static void on_frame(void *ctx, const struct hm_frame *f)
 {
-	struct run *r = ctx;
-	FUZZ_CHECK((unsigned)f->err < HM_ERR_COUNT);
+	struct fuzz_run *r = ctx;
 	if (f->err == HM_ERR_OK) {
 		check_good_frame(f);
-		r->good++;
-		if (r->decode)
-			fuzz_decode(&r->dec, f->info, f->info_len, &r->reading);
-	} else {
-		FUZZ_CHECK(f->info == NULL);
-		r->rejected[f->err]++;
+		if (r->whole) /* messages are decoded in the whole-stream run only */
+			fuzz_decode(&dec, f->info, f->info_len, &reading);
 	}
-	FUZZ_CHECK(r->n < EVENTS_MAX);
-	r->ev[r->n++] = (struct event){
-	    .err = (uint8_t)f->err,
-	    .segments = (uint8_t)f->segments,
-	    .info_len = (uint32_t)f->info_len,
-	    .info_hash = f->err == HM_ERR_OK ? fuzz_hash(f->info, f->info_len) : 0,
-	};
+	fuzz_run_record(r, f->err, (uint8_t)f->segments, f->info, f->info_len);
 }
 
-static void check_stats(const struct run *r, size_t fed)
+static void check_stats(const struct fuzz_run *r, size_t fed)
 {
 	const struct hm_hdlc_stats *s = &framer.stats;
-	FUZZ_CHECK(s->bytes == fed);
-	FUZZ_CHECK(s->messages == r->good);
+	fuzz_run_check_counts(r, fed, s->bytes, s->messages, s->garbage_bytes, s->errors);
 	FUZZ_CHECK(s->frames >= s->messages);
-	FUZZ_CHECK(s->garbage_bytes <= fed);
-	FUZZ_CHECK(s->errors[HM_ERR_OK] == 0);
-	for (int e = 1; e < HM_ERR_COUNT; e++)
-		FUZZ_CHECK(s->errors[e] >= r->rejected[e]);
 }
+
+FUZZ_FRAMER(hdlc, framer, on_frame, check_stats);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 3 || size - 3 > STREAM_MAX)
+	if (size < 3 || size - 3 > FUZZ_STREAM_MAX)
 		return 0;
-	size_t max_chunk = (size_t)data[0] + 1;
-	uint32_t seed = data[1] * 2654435761u | 1;
-	uint8_t key_sel = data[2];
-	const uint8_t *s = data + 3;
-	size_t n = size - 3;
-	struct hm_hdlc_stats whole;
-
-	/* Run 0: the whole stream at once, every message decoded. */
-	memset(&runs[0].n, 0, sizeof runs[0] - offsetof(struct run, n));
-	runs[0].decode = true;
-	fuzz_decoder_setup(&runs[0].dec, key_sel);
-	hm_hdlc_init(&framer);
-	hm_hdlc_feed(&framer, s, n, on_frame, &runs[0]);
-	hm_hdlc_flush(&framer, on_frame, &runs[0]);
-	check_stats(&runs[0], n);
-	whole = framer.stats;
-
-	/* Run 1: the same stream in chunks of 1..max_chunk bytes (xorshift32). */
-	memset(&runs[1].n, 0, sizeof runs[1] - offsetof(struct run, n));
-	hm_hdlc_init(&framer);
-	for (size_t off = 0; off < n;) {
-		seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
-		size_t c = 1 + seed % max_chunk;
-		if (c > n - off)
-			c = n - off;
-		hm_hdlc_feed(&framer, s + off, c, on_frame, &runs[1]);
-		off += c;
-	}
-	hm_hdlc_flush(&framer, on_frame, &runs[1]);
-	check_stats(&runs[1], n);
-
-	FUZZ_CHECK(runs[1].n == runs[0].n);
-	FUZZ_CHECK(memcmp(runs[1].ev, runs[0].ev, runs[0].n * sizeof runs[0].ev[0]) == 0);
-	FUZZ_CHECK(memcmp(&framer.stats, &whole, sizeof whole) == 0);
+	memset(&reading, 0, sizeof reading);
+	fuzz_decoder_setup(&dec, data[2]);
+	fuzz_stream_check(&hdlc_framer, data[0], data[1], data + 3, size - 3);
 	return 0;
 }

@@ -11,7 +11,8 @@
  *  - hm_mbus_frame_parse: a frame it accepts is 68 L L 68 ... CS 16 with the
  *    8-bit sum from C up to CS right (checked independently here), and the
  *    fields point where the layout says;
- *  - the stream fed whole and in chunks gives the same events and stats;
+ *  - the stream fed whole and in chunks gives the same events and stats
+ *    (fuzz_stream.h);
  *  - messages are non-empty, within HM_MSG_MAX; rejections carry no data;
  *    stats count what was fed and what was reported;
  *  - every message decodes or fails with a counted error (fuzz_decode.h).
@@ -21,30 +22,11 @@
 #include "hanmeter/mbus.h"
 
 #include "fuzz_decode.h"
+#include "fuzz_stream.h"
 
-#define STREAM_MAX 65536
-#define EVENTS_MAX (STREAM_MAX + 2)
-
-struct event {
-	uint8_t err;
-	uint8_t segments;
-	uint16_t zero; /* no padding: events are compared with memcmp */
-	uint32_t len;
-	uint64_t hash;
-};
-
-struct run {
-	struct event ev[EVENTS_MAX];
-	size_t n;
-	unsigned good;
-	uint64_t rejected[HM_ERR_COUNT];
-	bool decode;
-	struct hm_decoder dec;
-	struct hm_reading reading;
-};
-
-static struct run runs[2];
 static struct hm_mbus framer;
+static struct hm_decoder dec;
+static struct hm_reading reading;
 
 static void check_frame_parse(const uint8_t *p, size_t len)
 {
@@ -66,73 +48,31 @@ static void check_frame_parse(const uint8_t *p, size_t len)
 
 static void on_msg(void *ctx, const struct hm_mbus_msg *m)
 {
-	struct run *r = ctx;
-	FUZZ_CHECK((unsigned)m->err < HM_ERR_COUNT);
+	struct fuzz_run *r = ctx;
 	if (m->err == HM_ERR_OK) {
 		FUZZ_CHECK(m->data != NULL && m->len <= HM_MSG_MAX && m->segments >= 1);
-		r->good++;
-		if (r->decode)
-			fuzz_decode(&r->dec, m->data, m->len, &r->reading);
-	} else {
-		FUZZ_CHECK(m->data == NULL);
-		r->rejected[m->err]++;
+		if (r->whole)
+			fuzz_decode(&dec, m->data, m->len, &reading);
 	}
-	FUZZ_CHECK(r->n < EVENTS_MAX);
-	r->ev[r->n++] = (struct event){
-	    .err = (uint8_t)m->err,
-	    .segments = (uint8_t)m->segments,
-	    .len = (uint32_t)m->len,
-	    .hash = m->err == HM_ERR_OK ? fuzz_hash(m->data, m->len) : 0,
-	};
+	fuzz_run_record(r, m->err, (uint8_t)m->segments, m->data, m->len);
 }
 
-static void check_stats(const struct run *r, size_t fed)
+static void check_stats(const struct fuzz_run *r, size_t fed)
 {
 	const struct hm_mbus_stats *s = &framer.stats;
-	FUZZ_CHECK(s->bytes == fed);
-	FUZZ_CHECK(s->messages == r->good);
+	fuzz_run_check_counts(r, fed, s->bytes, s->messages, s->garbage_bytes, s->errors);
 	FUZZ_CHECK(s->frames >= s->messages);
-	FUZZ_CHECK(s->garbage_bytes <= fed);
-	FUZZ_CHECK(s->errors[HM_ERR_OK] == 0);
-	for (int e = 1; e < HM_ERR_COUNT; e++)
-		FUZZ_CHECK(s->errors[e] >= r->rejected[e]);
 }
+
+FUZZ_FRAMER(mbus, framer, on_msg, check_stats);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 3 || size - 3 > STREAM_MAX)
+	if (size < 3 || size - 3 > FUZZ_STREAM_MAX)
 		return 0;
-	size_t max_chunk = (size_t)data[0] + 1;
-	uint32_t seed = data[1] * 2654435761u | 1;
-	const uint8_t *s = data + 3;
-	size_t n = size - 3;
-
-	check_frame_parse(s, n);
-
-	memset(&runs[0].n, 0, sizeof runs[0] - offsetof(struct run, n));
-	runs[0].decode = true;
-	fuzz_decoder_setup(&runs[0].dec, data[2]);
-	hm_mbus_init(&framer);
-	hm_mbus_feed(&framer, s, n, on_msg, &runs[0]);
-	hm_mbus_flush(&framer, on_msg, &runs[0]);
-	check_stats(&runs[0], n);
-	struct hm_mbus_stats whole = framer.stats;
-
-	memset(&runs[1].n, 0, sizeof runs[1] - offsetof(struct run, n));
-	hm_mbus_init(&framer);
-	for (size_t off = 0; off < n;) {
-		seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
-		size_t c = 1 + seed % max_chunk;
-		if (c > n - off)
-			c = n - off;
-		hm_mbus_feed(&framer, s + off, c, on_msg, &runs[1]);
-		off += c;
-	}
-	hm_mbus_flush(&framer, on_msg, &runs[1]);
-	check_stats(&runs[1], n);
-
-	FUZZ_CHECK(runs[1].n == runs[0].n);
-	FUZZ_CHECK(memcmp(runs[1].ev, runs[0].ev, runs[0].n * sizeof runs[0].ev[0]) == 0);
-	FUZZ_CHECK(memcmp(&framer.stats, &whole, sizeof whole) == 0);
+	check_frame_parse(data + 3, size - 3);
+	memset(&reading, 0, sizeof reading);
+	fuzz_decoder_setup(&dec, data[2]);
+	fuzz_stream_check(&mbus_framer, data[0], data[1], data + 3, size - 3);
 	return 0;
 }

@@ -12,7 +12,8 @@
  *    bit, equals the hex digits after it;
  *  - hm_p1_parse answers exactly what hm_p1_check answers, and a rejected
  *    telegram leaves the reading empty (no values from a bad telegram);
- *  - the stream fed whole and in chunks gives the same events and stats;
+ *  - the stream fed whole and in chunks gives the same events and stats
+ *    (fuzz_stream.h);
  *    stats count what was fed and reported;
  *  - readings are well-formed and render as valid JSON (fuzz_decode.h).
  *
@@ -21,27 +22,8 @@
 #include "hanmeter/p1.h"
 
 #include "fuzz_decode.h"
+#include "fuzz_stream.h"
 
-#define STREAM_MAX 65536
-#define EVENTS_MAX (STREAM_MAX + 2)
-
-struct event {
-	uint8_t err;
-	uint8_t has_crc;
-	uint16_t zero; /* no padding: events are compared with memcmp */
-	uint32_t len;
-	uint64_t hash;
-};
-
-struct run {
-	struct event ev[EVENTS_MAX];
-	size_t n;
-	unsigned good;
-	uint64_t rejected[HM_ERR_COUNT];
-	bool parse;
-};
-
-static struct run runs[2];
 static struct hm_p1 framer;
 static struct hm_reading reading;
 
@@ -109,75 +91,32 @@ static void check_telegram(const char *t, size_t len)
 
 static void on_msg(void *ctx, const struct hm_p1_msg *m)
 {
-	struct run *r = ctx;
-	FUZZ_CHECK((unsigned)m->err < HM_ERR_COUNT);
+	struct fuzz_run *r = ctx;
 	if (m->err == HM_ERR_OK) {
 		FUZZ_CHECK(m->data != NULL && m->len <= HM_P1_MAX);
-		r->good++;
-		if (r->parse) {
+		if (r->whole) {
 			bool has_crc = false;
 			FUZZ_CHECK(hm_p1_check(m->data, m->len, &has_crc) == HM_ERR_OK);
 			FUZZ_CHECK(has_crc == m->has_crc);
 			check_telegram(m->data, m->len);
 		}
-	} else {
-		FUZZ_CHECK(m->data == NULL);
-		r->rejected[m->err]++;
 	}
-	FUZZ_CHECK(r->n < EVENTS_MAX);
-	r->ev[r->n++] = (struct event){
-	    .err = (uint8_t)m->err,
-	    .has_crc = m->err == HM_ERR_OK && m->has_crc,
-	    .len = (uint32_t)m->len,
-	    .hash = m->err == HM_ERR_OK ? fuzz_hash((const uint8_t *)m->data, m->len) : 0,
-	};
+	fuzz_run_record(r, m->err, m->err == HM_ERR_OK && m->has_crc, m->data, m->len);
 }
 
-static void check_stats(const struct run *r, size_t fed)
+static void check_stats(const struct fuzz_run *r, size_t fed)
 {
 	const struct hm_p1_stats *s = &framer.stats;
-	FUZZ_CHECK(s->bytes == fed);
-	FUZZ_CHECK(s->telegrams == r->good);
-	FUZZ_CHECK(s->garbage_bytes <= fed);
-	FUZZ_CHECK(s->errors[HM_ERR_OK] == 0);
-	for (int e = 1; e < HM_ERR_COUNT; e++)
-		FUZZ_CHECK(s->errors[e] >= r->rejected[e]);
+	fuzz_run_check_counts(r, fed, s->bytes, s->telegrams, s->garbage_bytes, s->errors);
 }
+
+FUZZ_FRAMER(p1, framer, on_msg, check_stats);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 2 || size - 2 > STREAM_MAX)
+	if (size < 2 || size - 2 > FUZZ_STREAM_MAX)
 		return 0;
-	size_t max_chunk = (size_t)data[0] + 1;
-	uint32_t seed = data[1] * 2654435761u | 1;
-	const uint8_t *s = data + 2;
-	size_t n = size - 2;
-
-	check_telegram((const char *)s, n);
-
-	memset(&runs[0].n, 0, sizeof runs[0] - offsetof(struct run, n));
-	runs[0].parse = true;
-	hm_p1_init(&framer);
-	hm_p1_feed(&framer, s, n, on_msg, &runs[0]);
-	hm_p1_flush(&framer, on_msg, &runs[0]);
-	check_stats(&runs[0], n);
-	struct hm_p1_stats whole = framer.stats;
-
-	memset(&runs[1].n, 0, sizeof runs[1] - offsetof(struct run, n));
-	hm_p1_init(&framer);
-	for (size_t off = 0; off < n;) {
-		seed ^= seed << 13, seed ^= seed >> 17, seed ^= seed << 5;
-		size_t c = 1 + seed % max_chunk;
-		if (c > n - off)
-			c = n - off;
-		hm_p1_feed(&framer, s + off, c, on_msg, &runs[1]);
-		off += c;
-	}
-	hm_p1_flush(&framer, on_msg, &runs[1]);
-	check_stats(&runs[1], n);
-
-	FUZZ_CHECK(runs[1].n == runs[0].n);
-	FUZZ_CHECK(memcmp(runs[1].ev, runs[0].ev, runs[0].n * sizeof runs[0].ev[0]) == 0);
-	FUZZ_CHECK(memcmp(&framer.stats, &whole, sizeof whole) == 0);
+	check_telegram((const char *)data + 2, size - 2);
+	fuzz_stream_check(&p1_framer, data[0], data[1], data + 2, size - 2);
 	return 0;
 }

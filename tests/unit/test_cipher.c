@@ -393,33 +393,6 @@ static void synthetic_forms(void **state)
 	assert_false(hm_cipher_plausible(NULL, 0));
 }
 
-/* Every name=value of expected equals the reading's field; returns the count. */
-static unsigned compare(const char *file, const char *expected, const struct hm_reading *r)
-{
-	unsigned n = 0;
-	for (const char *p = expected; p && *p;) {
-		char name[64], want[128], got[128], tbuf[HM_TEXT_MAX];
-		const char *eq = strchr(p, '=');
-		assert_non_null(eq);
-		snprintf(name, sizeof name, "%.*s", (int)(eq - p), p);
-		assert_true(vec_expect(p, name, want, sizeof want));
-		int nf = hm_num_field_by_name(name), tf = hm_text_field_by_name(name);
-		if (nf >= 0 && hm_reading_has_num(r, nf))
-			hm_num_format(r->num[nf], got, sizeof got);
-		else if (tf >= 0 && hm_reading_has_text(r, tf))
-			snprintf(got, sizeof got, "%s", hm_reading_text(r, tf, tbuf));
-		else
-			fail_msg("%s: %s missing (want %s)", file, name, want);
-		if (strcmp(got, want) != 0)
-			fail_msg("%s: %s = '%s', want '%s'", file, name, got, want);
-		n++;
-		p = strstr(p, "; ");
-		if (p)
-			p += 2;
-	}
-	return n;
-}
-
 struct one_msg {
 	uint8_t buf[BUF];
 	size_t len;
@@ -489,7 +462,7 @@ static void decode_vectors(void **state)
 		}
 		assert_int_equal(e, HM_ERR_OK);
 		assert_int_equal(d.decoded, 1);
-		unsigned k = compare(v->file, vec_manifest(v->file, "expected_values"), &r);
+		unsigned k = vec_compare_reading(v->file, vec_manifest(v->file, "expected_values"), &r);
 		assert_true(k >= 8);
 		/* No meter id in the list: the system title stands in for it. */
 		char want[17];

@@ -4,7 +4,8 @@
  * Where it is absent, tests call vec_require(), which says so loudly and
  * skips (cmocka counts a skip as skipped, never as passed).
  *
- * Header-only (static functions) so each test binary stays one file.
+ * Header-only (static functions) so each test binary stays one file; the
+ * including test includes <cmocka.h> first (skip(), fail_msg()).
  */
 #ifndef HM_TEST_VECTORS_H
 #define HM_TEST_VECTORS_H
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "common/hexfile.h"
+#include "hanmeter/reading.h"
 
 #define VEC_MAX_ROWS 256
 #define VEC_MAX_COLS 16
@@ -171,6 +173,41 @@ static inline int vec_expect(const char *expected, const char *name, char *buf, 
 			break;
 	}
 	return 0;
+}
+
+/* Every name=value of expected (an expected_values string) equals the
+ * field of r that the name names, numbers as hm_num_format() writes them;
+ * a name that is no field, or a field r lacks, fails the test as well.
+ * Returns the number of values compared. */
+static inline unsigned vec_compare_reading(const char *file, const char *expected, const struct hm_reading *r)
+{
+	unsigned n = 0;
+	for (const char *p = expected; p && *p;) {
+		char name[64], want[128], got[128], tbuf[HM_TEXT_MAX];
+		const char *eq = strchr(p, '=');
+		assert_non_null(eq);
+		snprintf(name, sizeof name, "%.*s", (int)(eq - p), p);
+		assert_true(vec_expect(p, name, want, sizeof want));
+		int nf = hm_num_field_by_name(name), tf = hm_text_field_by_name(name);
+		if (nf >= 0) {
+			if (!hm_reading_has_num(r, nf))
+				fail_msg("%s: %s missing (want %s)", file, name, want);
+			hm_num_format(r->num[nf], got, sizeof got);
+		} else if (tf >= 0) {
+			if (!hm_reading_has_text(r, tf))
+				fail_msg("%s: %s missing (want %s)", file, name, want);
+			snprintf(got, sizeof got, "%s", hm_reading_text(r, tf, tbuf));
+		} else {
+			fail_msg("%s: no field named %s", file, name);
+		}
+		if (strcmp(got, want) != 0)
+			fail_msg("%s: %s = '%s', want '%s'", file, name, got, want);
+		n++;
+		p = strstr(p, "; ");
+		if (p)
+			p += 2;
+	}
+	return n;
 }
 
 #endif
