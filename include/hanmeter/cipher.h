@@ -64,7 +64,8 @@ void hm_cipher_close(struct hm_cipher *c);
  * Parses the header of p[0..len).  Trailing bytes after the APDU are left
  * alone (h->total_len says where it ends).  HM_ERR_NOT_MINE if p is not a
  * general-glo-ciphering APDU; HM_ERR_TRUNCATED if len is short of the
- * A-XDR length; HM_ERR_MALFORMED_APDU for a bad system-title length, an
+ * A-XDR length (h->total_len then says how long the APDU will be once the
+ * length is in, 0 before; apdustream.h waits on it); HM_ERR_MALFORMED_APDU for a bad system-title length, an
  * authenticated frame shorter than its tag, or a compressed or unknown
  * security suite.
  */

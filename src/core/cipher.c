@@ -76,9 +76,9 @@ enum hm_err hm_cipher_parse(struct hm_cipher_hdr *h, const uint8_t *p, size_t le
 	}
 	if (n < SC_FC_LEN)
 		return HM_ERR_MALFORMED_APDU;
+	h->total_len = pos + n; /* known before the bytes are: a stream framer waits for it */
 	if (len - pos < n)
 		return HM_ERR_TRUNCATED;
-	h->total_len = pos + n;
 
 	h->sc = p[pos];
 	if ((h->sc & HM_CIPHER_SC_COMPRESS) || (h->sc & SC_SUITE_MASK) > SC_SUITE_MAX)

@@ -61,7 +61,7 @@ enum ktype {
 	T_SCALE,    /* a positive decimal -> struct hm_num (exact) */
 	T_KEY16,    /* 32 hex digits -> 16 bytes at off, bool at off2 */
 	T_STEPS,    /* ascending kW decimals -> uint32_t W at off, unsigned count at off2 */
-	T_PROTOCOL, /* auto | hdlc | mbus | p1 -> enum hm_protocol */
+	T_PROTOCOL, /* auto | hdlc | mbus | p1 | dlms -> enum hm_protocol */
 	T_KMPREGS,  /* KMP register ids (decimal or 0x hex) -> uint16_t at off, unsigned count at off2 */
 };
 
@@ -484,14 +484,17 @@ static int set_value(struct parse *p, const struct key *k, unsigned inst, const 
 		return 0;
 	}
 	case T_PROTOCOL: {
-		static const char *const names[] = {
-		    [HM_PROTO_AUTO] = "auto", [HM_PROTO_HDLC] = "hdlc", [HM_PROTO_MBUS] = "mbus", [HM_PROTO_P1] = "p1"};
-		for (int i = 0; i < 4; i++)
+		static const char *const names[] = {[HM_PROTO_AUTO] = "auto",
+		                                    [HM_PROTO_HDLC] = "hdlc",
+		                                    [HM_PROTO_MBUS] = "mbus",
+		                                    [HM_PROTO_P1] = "p1",
+		                                    [HM_PROTO_DLMS] = "dlms"};
+		for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
 			if (strcasecmp(v, names[i]) == 0) {
 				*(enum hm_protocol *)f = (enum hm_protocol)i;
 				return 0;
 			}
-		snprintf(msg, mlen, "%s: '%s' is not auto, hdlc, mbus or p1", k->name, v);
+		snprintf(msg, mlen, "%s: '%s' is not auto, hdlc, mbus, p1 or dlms", k->name, v);
 		return -1;
 	}
 	case T_STEPS: { /* derived.h: the capacity tariff's thresholds */

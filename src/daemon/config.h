@@ -34,6 +34,7 @@ enum hm_protocol {
 	HM_PROTO_HDLC, /* IEC 62056-46 HDLC (Nordic HAN, Wiener Netze) */
 	HM_PROTO_MBUS, /* EN 13757-2 wired M-Bus long frames (Austrian customer interfaces) */
 	HM_PROTO_P1,   /* DSMR / P1 telegrams */
+	HM_PROTO_DLMS, /* bare general-glo-ciphering APDUs back to back (Luxembourg Smarty P1 port) */
 };
 
 /* [meter NAME]: one meter and where its bytes come from. */

@@ -18,6 +18,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "hanmeter/apdustream.h"
 #include "hanmeter/decode.h"
 #include "hanmeter/cipher.h"
 #include "hanmeter/derived.h"
@@ -87,10 +88,11 @@ struct hm_meter {
 	struct hm_decoder dec;              /* decoder */
 	/* Protocols (int1): the framing in use, the other framers, block
 	 * transfer, and the AES context the decoder reuses for every frame. */
-	enum hm_protocol proto; /* conf->protocol, or AUTO until a framer yields a good message */
-	struct hm_mbus mbus;    /* M-Bus long-frame framer (protocol mbus or auto) */
-	struct hm_p1 p1;        /* P1 telegram framer (protocol p1 or auto) */
-	struct hm_gbt gbt;      /* general-block-transfer reassembly, after every framer */
+	enum hm_protocol proto;    /* conf->protocol, or AUTO until a framer yields a good message */
+	struct hm_mbus mbus;       /* M-Bus long-frame framer (protocol mbus or auto) */
+	struct hm_p1 p1;           /* P1 telegram framer (protocol p1 or auto) */
+	struct hm_apdustream dlms; /* bare ciphered APDUs, Smarty (protocol dlms or auto) */
+	struct hm_gbt gbt;         /* general-block-transfer reassembly, after every framer */
 	struct hm_cipher cipher;
 	bool cipher_open;              /* cipher holds an EVP context (closed by hm_meter_stop) */
 	unsigned line_found;           /* serial baud/parity = auto: 1 + the index of the setting found, 0 = none yet */

@@ -1,14 +1,20 @@
 /*
- * meter.c - one meter's path: source bytes -> framer (HDLC, M-Bus or P1)
- * -> general-block-transfer reassembly -> decoder (AES-GCM when the meter
- * ciphers) -> scale -> every sink; and the source's life: online, failed
- * (back-off timer, capped exponential with jitter), ended.
+ * meter.c - one meter's path: source bytes -> framer (HDLC, M-Bus, P1 or
+ * bare ciphered APDUs) -> general-block-transfer reassembly -> decoder
+ * (AES-GCM when the meter ciphers) -> scale -> every sink; and the source's
+ * life: online, failed (back-off timer, capped exponential with jitter),
+ * ended.
  *
- * protocol = auto feeds the bytes to all three framers until one of them
+ * protocol = auto feeds the bytes to all four framers until one of them
  * yields a good (checksummed) message, then keeps only that one and says so
  * in the log.  Their starts cannot be confused: an HDLC frame needs 7E and
  * a header whose CRC-16 checks, an M-Bus frame 68 L L 68 and an 8-bit sum
  * plus the stop byte, a P1 telegram '/' .. '!' and (DSMR 4+) a CRC-16.
+ * Luxembourg's Smarty sends bare general-glo-ciphering APDUs (apdustream.h)
+ * whose only proof is the GCM tag, so its framer's candidates are judged by
+ * decoding them; and since Danish and Austrian meters send the same APDUs
+ * inside HDLC or M-Bus frames, while undecided it leaves alone an APDU that
+ * completes while either of those framers holds a frame in progress.
  * While undecided, only the HDLC framer's rejections are counted and
  * logged as errors (HDLC is what most meters send, and a broken HDLC frame
  * is worth knowing about); the others' are counted in their own statistics
@@ -148,19 +154,23 @@ static void log_reject(struct hm_meter *m, enum hm_err err, const char *what)
 
 const char *hm_protocol_name(enum hm_protocol p)
 {
-	static const char *const names[] = {
-	    [HM_PROTO_AUTO] = "auto", [HM_PROTO_HDLC] = "hdlc", [HM_PROTO_MBUS] = "mbus", [HM_PROTO_P1] = "p1"};
+	static const char *const names[] = {[HM_PROTO_AUTO] = "auto",
+	                                    [HM_PROTO_HDLC] = "hdlc",
+	                                    [HM_PROTO_MBUS] = "mbus",
+	                                    [HM_PROTO_P1] = "p1",
+	                                    [HM_PROTO_DLMS] = "dlms"};
 	return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "?";
 }
 
-/* protocol = auto: the first framer with a good message wins. */
+/* protocol = auto: the first framer with a good message wins (the DLMS
+ * framer needs two, see on_dlms()). */
 static void lock_protocol(struct hm_meter *m, enum hm_protocol p)
 {
 	if (m->proto != HM_PROTO_AUTO)
 		return;
 	m->proto = p;
-	hm_log_meter(LOG_NOTICE, m->conf->name, "protocol %s detected (the first good message); the other framers stop",
-	             hm_protocol_name(p));
+	hm_log_meter(LOG_NOTICE, m->conf->name, "protocol %s detected (%s good message); the other framers stop",
+	             hm_protocol_name(p), p == HM_PROTO_DLMS ? "the second" : "the first");
 }
 
 /* A framer's rejection: counted and logged if that framer is the one in
@@ -230,11 +240,22 @@ static void derive(struct hm_meter *m)
 	hm_state_save(m->d->conf->daemon.state_dir, name, dv); /* logs its own errors */
 }
 
-/* A whole APDU (after block transfer): decoder -> scale -> sinks. */
+/* m->reading, just decoded: scale -> derived figures -> sinks. */
+static void publish(struct hm_meter *m)
+{
+	struct hm_daemon *d = m->d;
+	apply_scale(m, &m->reading);
+	m->stats.readings++;
+	derive(m);
+	for (unsigned i = 0; i < d->n_sinks; i++)
+		d->sink[i]->reading(d->sink_state[i], m, &m->reading);
+	m->derived_len = 0;
+}
+
+/* A whole APDU (after block transfer): decoder -> publish. */
 static void on_apdu(void *ctx, enum hm_err gerr, const uint8_t *msg, size_t len)
 {
 	struct hm_meter *m = ctx;
-	struct hm_daemon *d = m->d;
 
 	if (gerr != HM_ERR_OK) {
 		m->stats.errors++;
@@ -247,12 +268,7 @@ static void on_apdu(void *ctx, enum hm_err gerr, const uint8_t *msg, size_t len)
 		log_reject(m, err, "message");
 		return;
 	}
-	apply_scale(m, &m->reading);
-	m->stats.readings++;
-	derive(m);
-	for (unsigned i = 0; i < d->n_sinks; i++)
-		d->sink[i]->reading(d->sink_state[i], m, &m->reading);
-	m->derived_len = 0;
+	publish(m);
 }
 
 /* A good message from any framer (or a bare APDU): counted, then GBT. */
@@ -304,6 +320,47 @@ static void on_p1(void *ctx, const struct hm_p1_msg *pm)
 	message(m, (const uint8_t *)pm->data, pm->len);
 }
 
+/* protocol = auto: whether the HDLC or M-Bus framer holds a frame (or a
+ * segmented message) in progress, which an APDU the DLMS framer just found
+ * may lie inside.  A lone 7E held is a closing flag, not a frame. */
+static bool wrapped(const struct hm_meter *m)
+{
+	return m->hdlc.len > 1 || m->hdlc.have_pending || m->hdlc.msg_segments > 0 || m->mbus.len > 0 ||
+	       m->mbus.segments > 0;
+}
+
+/* The DLMS framer's callback (bare APDUs, Smarty).  Nothing but the GCM tag
+ * proves a candidate a message, so it is a message if it decodes: the
+ * verdict goes back to the framer, which rescans after a refused one.
+ * protocol = auto locks on the second such message, not the first: started
+ * in the middle of an HDLC or M-Bus frame, the other framers missed its
+ * start and the DLMS framer finds the APDU inside whole.  That reading is
+ * true (its tag checked) and is published; the next frame then shows which
+ * framing the meter really uses. */
+static enum hm_err on_dlms(void *ctx, const struct hm_apdustream_msg *am)
+{
+	struct hm_meter *m = ctx;
+	if (am->err != HM_ERR_OK) {
+		framer_reject(m, HM_PROTO_DLMS, am->err, "DLMS APDU");
+		return am->err;
+	}
+	if (m->proto == HM_PROTO_AUTO && wrapped(m)) {
+		framer_reject(m, HM_PROTO_DLMS, HM_ERR_NOT_MINE, "DLMS APDU inside another framer's frame");
+		return HM_ERR_NOT_MINE;
+	}
+	enum hm_err err = hm_decode(&m->dec, am->data, am->len, &m->reading);
+	if (err != HM_ERR_OK) {
+		framer_reject(m, HM_PROTO_DLMS, err, "DLMS APDU");
+		return err;
+	}
+	if (m->dlms.stats.messages > 0) /* counted after we return: this is the second */
+		lock_protocol(m, HM_PROTO_DLMS);
+	m->stats.frames++;
+	m->stats.last_frame_us = hm_now_us();
+	publish(m);
+	return HM_ERR_OK;
+}
+
 /* No derived figures here: they follow an electricity meter's hourly
  * lists (meter clock, import/export energy), which a poll does not have. */
 void hm_meter_reading(struct hm_meter *m, struct hm_reading *r)
@@ -327,6 +384,8 @@ void hm_meter_input(struct hm_meter *m, const uint8_t *p, size_t n)
 		hm_mbus_feed(&m->mbus, p, n, on_mbus, m);
 	if (m->proto == HM_PROTO_AUTO || m->proto == HM_PROTO_P1)
 		hm_p1_feed(&m->p1, p, n, on_p1, m);
+	if (m->proto == HM_PROTO_AUTO || m->proto == HM_PROTO_DLMS)
+		hm_apdustream_feed(&m->dlms, p, n, on_dlms, m);
 }
 
 void hm_meter_apdu(struct hm_meter *m, const uint8_t *p, size_t n)
@@ -344,6 +403,8 @@ static void flush_framers(struct hm_meter *m)
 		hm_mbus_flush(&m->mbus, on_mbus, m);
 	if (m->proto == HM_PROTO_AUTO || m->proto == HM_PROTO_P1)
 		hm_p1_flush(&m->p1, on_p1, m);
+	if (m->proto == HM_PROTO_AUTO || m->proto == HM_PROTO_DLMS)
+		hm_apdustream_flush(&m->dlms, on_dlms, m);
 }
 
 static void set_online(struct hm_meter *m, bool online)
@@ -450,6 +511,7 @@ int hm_meter_init(struct hm_daemon *d, struct hm_meter *m, const struct hm_meter
 	hm_hdlc_init(&m->hdlc);
 	hm_mbus_init(&m->mbus);
 	hm_p1_init(&m->p1);
+	hm_apdustream_init(&m->dlms);
 	hm_gbt_init(&m->gbt);
 	m->proto = mc->protocol;
 	hm_decoder_init(&m->dec);

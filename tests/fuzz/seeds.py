@@ -253,6 +253,8 @@ def main():
             plain = a[3:] if a[:3] == b"\xe6\xe7\x00" else a
             if plain[:1] == b"\xdb":
                 out.put("fuzz_cipher", n, bytes([ksel]) + plain)
+                if plain is a:  # a bare APDU (no LLC, as Smarty sends): twice, noise between, for the stream framer
+                    out.put("fuzz_apdustream", n, bytes([255, 1, ksel]) + a + b"\x00\xdb\x07" + a)
             body = body_of(a)
             if body:
                 out.put("fuzz_axdr", n, body)

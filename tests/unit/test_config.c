@@ -358,16 +358,18 @@ static void protocols(void **state)
 	assert_int_equal(conf.meter[0].mqtt_port, 8883); /* [mqtt]'s port follows tls */
 
 	assert_int_equal(load("[meter a]\ndevice = /dev/ttyUSB0\nprotocol = MBUS\nbaud = auto\nparity = auto\n"
-	                      "[meter b]\ntcp = 127.0.0.1:1\nprotocol = p1\n"),
+	                      "[meter b]\ntcp = 127.0.0.1:1\nprotocol = p1\n"
+	                      "[meter c]\ntcp = 127.0.0.1:1\nprotocol = dlms\n"),
 	                 0);
+	assert_int_equal(conf.meter[2].protocol, HM_PROTO_DLMS);
 	assert_int_equal(conf.meter[0].protocol, HM_PROTO_MBUS);
 	assert_int_equal(conf.meter[0].baud, 0);
 	assert_int_equal(conf.meter[0].parity, HM_PARITY_AUTO);
 	assert_int_equal(conf.meter[1].protocol, HM_PROTO_P1);
 
 	static const struct bad bad[] = {
-	    {"[meter a]\ndevice = /dev/ttyUSB0\nprotocol = dlms\n",
-	     ":3: protocol: 'dlms' is not auto, hdlc, mbus or p1"},
+	    {"[meter a]\ndevice = /dev/ttyUSB0\nprotocol = smarty\n",
+	     ":3: protocol: 'smarty' is not auto, hdlc, mbus, p1 or dlms"},
 	    {"[meter a]\ndevice = /dev/ttyUSB0\nmqtt_broker = 127.0.0.1:1883\n",
 	     ":3: meter a: mqtt_broker needs mqtt_topic"},
 	    {"[meter a]\nmqtt_topic = a,,b\n", ":2: meter a: mqtt_topic: empty topic or space in 'a,,b'"},
