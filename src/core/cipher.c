@@ -77,12 +77,14 @@ enum hm_err hm_cipher_parse(struct hm_cipher_hdr *h, const uint8_t *p, size_t le
 	if (n < SC_FC_LEN)
 		return HM_ERR_MALFORMED_APDU;
 	h->total_len = pos + n; /* known before the bytes are: a stream framer waits for it */
+	/* The security control byte is judged as soon as it is in, so that a
+	 * stream framer drops a false start at once rather than waiting for
+	 * the length it claims. */
+	if (len - pos >= 1 && ((p[pos] & HM_CIPHER_SC_COMPRESS) || (p[pos] & SC_SUITE_MASK) > SC_SUITE_MAX))
+		return HM_ERR_MALFORMED_APDU;
 	if (len - pos < n)
 		return HM_ERR_TRUNCATED;
-
 	h->sc = p[pos];
-	if ((h->sc & HM_CIPHER_SC_COMPRESS) || (h->sc & SC_SUITE_MASK) > SC_SUITE_MAX)
-		return HM_ERR_MALFORMED_APDU;
 	h->frame_counter =
 	    (uint32_t)p[pos + 1] << 24 | (uint32_t)p[pos + 2] << 16 | (uint32_t)p[pos + 3] << 8 | p[pos + 4];
 	h->payload = p + pos + SC_FC_LEN;
