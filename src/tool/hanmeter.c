@@ -62,6 +62,7 @@ static const struct option long_opts[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"baud", required_argument, NULL, OPT_BAUD},
     {"parity", required_argument, NULL, OPT_PARITY},
+    {"framing", required_argument, NULL, OPT_FRAMING},
     {"list-ports", no_argument, NULL, OPT_LIST_PORTS},
     {"stats", no_argument, NULL, OPT_STATS},
     {"kmp", no_argument, NULL, OPT_KMP},
@@ -89,7 +90,7 @@ static void usage(FILE *out)
 	      "input:\n"
 	      "      --hex             input is hex text (as the vectors and -l logs)\n"
 	      "      --stream          feed every hex line to the framer (no bare APDUs)\n"
-	      "      --framing F       hdlc, mbus or p1: of a byte stream (default: from its start)\n"
+	      "      --framing F       hdlc, mbus, p1 or dlms: of a byte stream (default: from its start)\n"
 	      "  -l, --log FILE        log the raw bytes read, as replayable hex text\n"
 	      "      --replay-pace     replay a -l log at the pace it was recorded\n"
 	      "  -c, --count N         stop after N readings\n"
@@ -220,10 +221,10 @@ static void tree(struct hm_tool *t, const uint8_t *p, size_t n, enum hm_err err)
 
 /* One message (an HDLC information field, a reassembled M-Bus APDU, a bare
  * APDU line, a P1 telegram) to the decoder. */
-static void message(struct hm_tool *t, const uint8_t *p, size_t n)
+static enum hm_err message(struct hm_tool *t, const uint8_t *p, size_t n)
 {
 	if (limit_reached(t))
-		return;
+		return HM_ERR_OK;
 	t->messages++;
 	enum hm_err err = hm_decode(&t->dec, p, n, &t->reading);
 	if (t->show_tree)
@@ -232,6 +233,7 @@ static void message(struct hm_tool *t, const uint8_t *p, size_t n)
 		hm_print_error(t, err, "decode", NULL);
 	else
 		reading_out(t, &t->reading);
+	return err;
 }
 
 static void frame_cb(void *ctx, const struct hm_frame *f)
@@ -258,6 +260,22 @@ static void mbus_cb(void *ctx, const struct hm_mbus_msg *m)
 		hm_print_error(t, m->err, "mbus", NULL);
 	else
 		message(t, m->data, m->len);
+}
+
+/* Bare glo-ciphered APDUs (Smarty): the decoder's verdict is the framer's
+ * only proof of a message (apdustream.h). */
+static enum hm_err dlms_cb(void *ctx, const struct hm_apdustream_msg *m)
+{
+	struct hm_tool *t = ctx;
+	if (limit_reached(t))
+		return HM_ERR_OK;
+	if (m->err != HM_ERR_OK) {
+		hm_print_error(t, m->err, "dlms", NULL);
+		return m->err;
+	}
+	if (t->show_frames)
+		hm_print_apdu_hex(t, m->data, m->len);
+	return message(t, m->data, m->len);
 }
 
 static void p1_cb(void *ctx, const struct hm_p1_msg *m)
@@ -331,12 +349,15 @@ bool hm_tool_is_mbus(const uint8_t *p, size_t n)
 	return n >= 4 && p[0] == HM_MBUS_START && p[3] == HM_MBUS_START && p[1] == p[2];
 }
 
-/* The framing of a byte stream, from its first unit: M-Bus and P1 have
- * unmistakable starts, anything else is HDLC (which resynchronises). */
+/* The framing of a byte stream, from its first unit: M-Bus, bare
+ * glo-ciphered APDUs and P1 have unmistakable starts, anything else is
+ * HDLC (which resynchronises). */
 static enum hm_unit_kind stream_framing(const uint8_t *p, size_t n)
 {
 	if (hm_tool_is_mbus(p, n))
 		return HM_UNIT_MBUS;
+	if (n >= 2 && p[0] == HM_CIPHER_TAG && p[1] == HM_CIPHER_SYSTITLE_LEN) /* DB 08: Smarty */
+		return HM_UNIT_DLMS;
 	while (n && (*p == '\r' || *p == '\n')) { /* some P1 ports open with CR LF */
 		p++;
 		n--;
@@ -364,6 +385,7 @@ void hm_tool_unit(struct hm_tool *t, const uint8_t *p, size_t n, enum hm_unit_ki
 	case HM_UNIT_KMP: kmp_frame(t, p, n); break;
 	case HM_UNIT_MBUS: hm_mbus_feed(&t->mbus, p, n, mbus_cb, t); break;
 	case HM_UNIT_P1: hm_p1_feed(&t->p1, p, n, p1_cb, t); break;
+	case HM_UNIT_DLMS: hm_apdustream_feed(&t->dlms, p, n, dlms_cb, t); break;
 	default: hm_hdlc_feed(&t->hdlc, p, n, frame_cb, t); break;
 	}
 }
@@ -376,6 +398,7 @@ void hm_tool_finish(struct hm_tool *t)
 	hm_hdlc_flush(&t->hdlc, frame_cb, t);
 	hm_mbus_flush(&t->mbus, mbus_cb, t);
 	hm_p1_flush(&t->p1, p1_cb, t);
+	hm_apdustream_flush(&t->dlms, dlms_cb, t);
 	kmp_emit(t);
 }
 
@@ -401,6 +424,7 @@ int main(int argc, char **argv)
 	hm_hdlc_init(&t->hdlc);
 	hm_mbus_init(&t->mbus);
 	hm_p1_init(&t->p1);
+	hm_apdustream_init(&t->dlms);
 	hm_reading_clear(&t->kmp.reading);
 
 	while ((c = getopt_long(argc, argv, "xpfl:c:t:hV", long_opts, NULL)) != -1) {
@@ -452,8 +476,10 @@ int main(int argc, char **argv)
 				t->framing = HM_UNIT_MBUS;
 			else if (strcmp(optarg, "p1") == 0)
 				t->framing = HM_UNIT_P1;
+			else if (strcmp(optarg, "dlms") == 0)
+				t->framing = HM_UNIT_DLMS;
 			else
-				return usage_error("--framing: '%s' is not hdlc, mbus or p1", optarg);
+				return usage_error("--framing: '%s' is not hdlc, mbus, p1 or dlms", optarg);
 			break;
 		case OPT_PARITY:
 			if (strcmp(optarg, "none") == 0)

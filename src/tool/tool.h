@@ -27,6 +27,7 @@
 #include "hanmeter/hdlc.h"
 #include "hanmeter/kmp.h"
 #include "hanmeter/mbus.h"
+#include "hanmeter/apdustream.h"
 #include "hanmeter/p1.h"
 #include "hanmeter/reading.h"
 
@@ -50,6 +51,7 @@ enum hm_unit_kind {
 	HM_UNIT_P1,   /* fed to the P1 telegram framer (DSMR) */
 	HM_UNIT_APDU, /* a bare APDU (LLC E6 E7 00 optional), decoded as one message */
 	HM_UNIT_KMP,  /* one KMP frame (80/40 ... 0D), a request or a register response */
+	HM_UNIT_DLMS, /* fed to the bare glo-ciphered APDU framer (Luxembourg Smarty P1 port) */
 };
 
 /* KMP responses of one polling round, gathered into one reading. */
@@ -92,6 +94,7 @@ struct hm_tool {
 	struct hm_hdlc hdlc;        /* the HDLC framer */
 	struct hm_mbus mbus;        /* the M-Bus framer */
 	struct hm_p1 p1;            /* the P1 telegram framer */
+	struct hm_apdustream dlms;  /* the bare glo-ciphered APDU framer */
 	struct hm_kmp_session kmp;  /* KMP register responses being gathered */
 	struct hm_cipher cipher;    /* one AES-GCM context for every ciphered message */
 	struct hm_decoder dec;      /* the decoder (keys, forced profile, counters) */
