@@ -55,11 +55,13 @@ static void scan(struct hm_apdustream *s, hm_apdustream_cb cb, void *ctx)
 			continue;
 		}
 		enum hm_err err = hm_cipher_parse(&h, s->buf, s->len);
+		/* Too long is judged first, whatever else the bytes held show, so
+		 * that the verdict does not depend on how the stream was cut. */
+		if (h.total_len > sizeof s->buf) {
+			reject(s, HM_ERR_OVERSIZE, cb, ctx);
+			continue;
+		}
 		if (err == HM_ERR_TRUNCATED) {
-			if (h.total_len > sizeof s->buf) {
-				reject(s, HM_ERR_OVERSIZE, cb, ctx);
-				continue;
-			}
 			s->need = h.total_len; /* 0 while the length is not in yet */
 			return;
 		}
