@@ -252,9 +252,7 @@ uint16_t hm_crc16_x25_update(uint16_t crc, const uint8_t *p, size_t n)
 		p += 8;
 		n -= 8;
 	}
-	while (n--)
-		crc = (uint16_t)((crc >> 8) ^ x25_tab[0][(crc ^ *p++) & 0xFF]);
-	return crc;
+	return hm_crc16_x25_short(crc, p, n); /* the last 0-7 bytes */
 }
 
 uint16_t hm_crc16_x25(const uint8_t *p, size_t n)
