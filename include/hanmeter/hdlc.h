@@ -125,4 +125,9 @@ void hm_hdlc_feed(struct hm_hdlc *h, const uint8_t *data, size_t len, hm_hdlc_cb
  * truncated/length_mismatch and reset the candidate state (stats are kept). */
 void hm_hdlc_flush(struct hm_hdlc *h, hm_hdlc_cb cb, void *ctx);
 
+/* True while the framer holds part of a frame or of a segmented message,
+ * or a rejected candidate not yet reported (a lone 7E held is a closing
+ * flag, not a frame): bytes just fed may lie inside a frame of its own. */
+bool hm_hdlc_holding(const struct hm_hdlc *h);
+
 #endif

@@ -87,4 +87,7 @@ void hm_mbus_feed(struct hm_mbus *m, const uint8_t *data, size_t len, hm_mbus_cb
 /* End of input: a partial frame or message is reported as HM_ERR_TRUNCATED. */
 void hm_mbus_flush(struct hm_mbus *m, hm_mbus_cb cb, void *ctx);
 
+/* True while the framer holds part of a frame or segments of a message. */
+bool hm_mbus_holding(const struct hm_mbus *m);
+
 #endif

@@ -510,6 +510,11 @@ void hm_hdlc_feed(struct hm_hdlc *h, const uint8_t *data, size_t len, hm_hdlc_cb
 	}
 }
 
+bool hm_hdlc_holding(const struct hm_hdlc *h)
+{
+	return h->len > 1 || h->have_pending || h->msg_segments > 0;
+}
+
 void hm_hdlc_flush(struct hm_hdlc *h, hm_hdlc_cb cb, void *ctx)
 {
 	h->eof = true;

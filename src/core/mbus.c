@@ -145,6 +145,11 @@ void hm_mbus_feed(struct hm_mbus *m, const uint8_t *data, size_t len, hm_mbus_cb
 	}
 }
 
+bool hm_mbus_holding(const struct hm_mbus *m)
+{
+	return m->len > 0 || m->segments > 0;
+}
+
 void hm_mbus_flush(struct hm_mbus *m, hm_mbus_cb cb, void *ctx)
 {
 	if (m->len > 0 || m->segments > 0)

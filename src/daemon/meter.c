@@ -322,11 +322,10 @@ static void on_p1(void *ctx, const struct hm_p1_msg *pm)
 
 /* protocol = auto: whether the HDLC or M-Bus framer holds a frame (or a
  * segmented message) in progress, which an APDU the DLMS framer just found
- * may lie inside.  A lone 7E held is a closing flag, not a frame. */
+ * may lie inside. */
 static bool wrapped(const struct hm_meter *m)
 {
-	return m->hdlc.len > 1 || m->hdlc.have_pending || m->hdlc.msg_segments > 0 || m->mbus.len > 0 ||
-	       m->mbus.segments > 0;
+	return hm_hdlc_holding(&m->hdlc) || hm_mbus_holding(&m->mbus);
 }
 
 /* The DLMS framer's callback (bare APDUs, Smarty).  Nothing but the GCM tag
